@@ -117,13 +117,20 @@ export class RedisServer {
     const child = spawn(
       'redis-server',
       [
-        '--port', String(this.port),
-        '--bind', '127.0.0.1',
-        '--save', '',
-        '--appendonly', 'no',
-        '--dir', this.dir,
-        '--daemonize', 'no',
-        '--loglevel', 'warning',
+        '--port',
+        String(this.port),
+        '--bind',
+        '127.0.0.1',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--dir',
+        this.dir,
+        '--daemonize',
+        'no',
+        '--loglevel',
+        'warning',
         ...this.args,
       ],
       { stdio: 'ignore' },
@@ -181,13 +188,27 @@ export class RedisCluster {
         nodes.push(
           await RedisServer.start({
             port,
-            args: ['--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`, '--cluster-node-timeout', '2000'],
+            args: [
+              '--cluster-enabled',
+              'yes',
+              '--cluster-config-file',
+              `nodes-${port}.conf`,
+              '--cluster-node-timeout',
+              '2000',
+            ],
           }),
         );
       }
       execFileSync(
         'redis-cli',
-        ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '0', '--cluster-yes'],
+        [
+          '--cluster',
+          'create',
+          ...nodes.map((n) => `127.0.0.1:${n.port}`),
+          '--cluster-replicas',
+          '0',
+          '--cluster-yes',
+        ],
         { stdio: 'pipe', timeout: 30_000 },
       );
       const cluster = new RedisCluster(nodes);
@@ -208,7 +229,10 @@ export class RedisCluster {
     while (Date.now() < deadline) {
       const states = this.nodes.map((n) => {
         try {
-          return execFileSync('redis-cli', ['-p', String(n.port), 'cluster', 'info'], { encoding: 'utf8', timeout: 2000 });
+          return execFileSync('redis-cli', ['-p', String(n.port), 'cluster', 'info'], {
+            encoding: 'utf8',
+            timeout: 2000,
+          });
         } catch {
           return '';
         }

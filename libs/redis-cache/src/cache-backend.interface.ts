@@ -1,0 +1,29 @@
+/**
+ * The raw operations the cache needs, on full (already prefixed) keys. Two implementations: Redis (standalone,
+ * cluster or sentinel through one ioredis client) and an in-process store for a first run without Redis.
+ * Backends may throw or hang; `RedisCacheService` bounds and absorbs that.
+ */
+export interface CacheBackend {
+  readonly kind: 'redis' | 'memory';
+  /** True when commands can be sent right now. */
+  isReady(): boolean;
+  connect(): Promise<void>;
+  disconnect(): Promise<void>;
+  get(key: string): Promise<Buffer | null>;
+  mget(keys: string[]): Promise<Array<Buffer | null>>;
+  /** Returns false when `onlyIfAbsent` was asked and the key existed. */
+  set(key: string, value: Buffer | string, ttlMs: number, onlyIfAbsent: boolean): Promise<boolean>;
+  delete(keys: string[]): Promise<number>;
+  /** Deletes the key only while it still holds `expected` (lock release by its owner). */
+  deleteIfEquals(key: string, expected: string): Promise<boolean>;
+  /** SCAN + UNLINK of every key matching a glob, on every master; returns how many were deleted. */
+  scanDelete(match: string): Promise<number>;
+  /** Adds to numeric fields of a hash (HINCRBYFLOAT) and keeps the hash alive for `ttlMs`. */
+  incrementHash(key: string, fields: Record<string, number>, ttlMs: number): Promise<void>;
+  getHash(key: string): Promise<Record<string, string>>;
+  ping(): Promise<void>;
+  /** Raw `INFO` text per master. */
+  info(): Promise<Array<{ address: string; text: string }>>;
+  /** Registers a callback for connection state changes. */
+  onStateChange(listener: (state: 'connected' | 'disconnected' | 'connecting') => void): void;
+}

@@ -1,0 +1,133 @@
+import type { CacheBackend } from './cache-backend.interface.js';
+
+interface MemoryItem {
+  value: Buffer | string;
+  expiresAtMs: number;
+}
+
+/** Cap so a long first-run session cannot grow the process without bound; oldest writes are evicted first. */
+const DEFAULT_MAX_ITEMS = 10_000;
+
+/**
+ * In-process store with Redis semantics for the operations the cache uses. For a first run without Redis and for
+ * a single process only: nothing is shared between replicas.
+ */
+export class MemoryBackend implements CacheBackend {
+  readonly kind = 'memory' as const;
+  private readonly items = new Map<string, MemoryItem>();
+  private readonly hashes = new Map<string, Map<string, number>>();
+
+  constructor(
+    private readonly maxItems = DEFAULT_MAX_ITEMS,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  isReady(): boolean {
+    return true;
+  }
+
+  async connect(): Promise<void> {}
+
+  async disconnect(): Promise<void> {}
+
+  async get(key: string): Promise<Buffer | null> {
+    const item = this.live(key);
+    if (!item) return null;
+    return typeof item.value === 'string' ? Buffer.from(item.value) : item.value;
+  }
+
+  async mget(keys: string[]): Promise<Array<Buffer | null>> {
+    return Promise.all(keys.map((k) => this.get(k)));
+  }
+
+  async set(key: string, value: Buffer | string, ttlMs: number, onlyIfAbsent: boolean): Promise<boolean> {
+    if (onlyIfAbsent && this.live(key)) return false;
+    this.items.delete(key);
+    this.items.set(key, { value, expiresAtMs: this.now() + ttlMs });
+    while (this.items.size > this.maxItems) {
+      const oldest = this.items.keys().next().value as string;
+      this.items.delete(oldest);
+    }
+    return true;
+  }
+
+  async delete(keys: string[]): Promise<number> {
+    let n = 0;
+    for (const k of keys) if (this.live(k) && this.items.delete(k)) n++;
+    return n;
+  }
+
+  async deleteIfEquals(key: string, expected: string): Promise<boolean> {
+    const item = this.live(key);
+    if (!item || item.value.toString() !== expected) return false;
+    return this.items.delete(key);
+  }
+
+  async scanDelete(match: string): Promise<number> {
+    const re = globToRegExp(match);
+    let n = 0;
+    for (const key of [...this.items.keys()]) {
+      if (re.test(key) && this.live(key)) {
+        this.items.delete(key);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  async incrementHash(key: string, fields: Record<string, number>): Promise<void> {
+    const hash = this.hashes.get(key) ?? new Map<string, number>();
+    for (const [f, by] of Object.entries(fields)) hash.set(f, (hash.get(f) ?? 0) + by);
+    this.hashes.set(key, hash);
+  }
+
+  async getHash(key: string): Promise<Record<string, string>> {
+    const hash = this.hashes.get(key);
+    return hash ? Object.fromEntries([...hash].map(([f, v]) => [f, String(v)])) : {};
+  }
+
+  async ping(): Promise<void> {}
+
+  async info(): Promise<Array<{ address: string; text: string }>> {
+    const used = process.memoryUsage().heapUsed;
+    return [{ address: 'memory', text: `# Keyspace\r\nkeys:${this.items.size}\r\nused_memory:${used}\r\n` }];
+  }
+
+  onStateChange(): void {}
+
+  private live(key: string): MemoryItem | undefined {
+    const item = this.items.get(key);
+    if (item && item.expiresAtMs <= this.now()) {
+      this.items.delete(key);
+      return undefined;
+    }
+    return item;
+  }
+}
+
+/** Redis glob (`*`, `?`, `[...]`, `\x`) → RegExp, for the in-memory SCAN MATCH. */
+export function globToRegExp(glob: string): RegExp {
+  let re = '';
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob[i];
+    if (c === '\\' && i + 1 < glob.length) re += escapeRe(glob[++i]);
+    else if (c === '*') re += '.*';
+    else if (c === '?') re += '.';
+    else if (c === '[') {
+      const end = glob.indexOf(']', i + 1);
+      if (end === -1) re += '\\[';
+      else {
+        let body = glob.slice(i + 1, end);
+        if (body.startsWith('^')) body = '^' + body.slice(1).replace(/[\\\]]/g, '\\$&');
+        else body = body.replace(/[\\\]]/g, '\\$&');
+        re += `[${body}]`;
+        i = end;
+      }
+    } else re += escapeRe(c);
+  }
+  return new RegExp(`^${re}$`, 's');
+}
+
+function escapeRe(c: string): string {
+  return c.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+}

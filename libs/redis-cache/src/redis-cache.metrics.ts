@@ -1,0 +1,65 @@
+import { Injectable } from '@nestjs/common';
+import type { Counter, Gauge, Histogram } from '@opentelemetry/api';
+import { createRequire } from 'node:module';
+import type { MetricService as MetricServiceType } from 'nestjs-otel';
+
+/**
+ * nestjs-otel is CommonJS and requires the ESM-only @nestjs/common; loading it lazily (after Nest is evaluated)
+ * keeps a static import from forming a require(esm) cycle under Jest's ESM loader.
+ */
+export function loadMetricService(): MetricServiceType {
+  const require = createRequire(import.meta.url);
+  const { MetricService } = require('nestjs-otel') as typeof import('nestjs-otel');
+  return new MetricService();
+}
+
+export type RedisConnectionStatus = 'connected' | 'connecting' | 'disconnected';
+const STATUSES: RedisConnectionStatus[] = ['connected', 'connecting', 'disconnected'];
+
+/** Sub-millisecond to a second: Redis on loopback lives at the low end; the top catches timeouts. */
+const DURATION_BUCKETS_S = [
+  0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
+];
+
+/**
+ * The seed's Redis telemetry through nestjs-otel: `redis_operations_total{operation,success}`,
+ * `redis_operation_duration_seconds{operation}`, `redis_connection_status{status}` (1 for the current status).
+ * Instruments bind to the global meter provider when this is constructed, so the OpenTelemetry SDK must be
+ * started before Nest creates the module.
+ */
+@Injectable()
+export class RedisCacheMetrics {
+  protected readonly operations: Counter;
+  protected readonly duration: Histogram;
+  protected readonly connection: Gauge;
+
+  constructor() {
+    const metrics = loadMetricService();
+    this.operations = metrics.getCounter('redis_operations', {
+      description: 'Redis cache operations by operation and outcome',
+    });
+    this.duration = metrics.getHistogram('redis_operation_duration_seconds', {
+      description: 'Duration of Redis cache operations',
+      unit: 's',
+      advice: { explicitBucketBoundaries: DURATION_BUCKETS_S },
+    });
+    this.connection = metrics.getGauge('redis_connection_status', {
+      description: '1 for the current Redis connection status, 0 for the others',
+    });
+    // Prime every series so dashboards see them before first use.
+    for (const operation of ['get', 'set']) {
+      this.operations.add(0, { operation, success: 'true' });
+      this.operations.add(0, { operation, success: 'false' });
+    }
+    this.setConnectionStatus('disconnected');
+  }
+
+  recordOperation(operation: string, success: boolean, durationMs: number): void {
+    this.operations.add(1, { operation, success: String(success) });
+    this.duration.record(durationMs / 1000, { operation });
+  }
+
+  setConnectionStatus(status: RedisConnectionStatus): void {
+    for (const s of STATUSES) this.connection.record(s === status ? 1 : 0, { status: s });
+  }
+}

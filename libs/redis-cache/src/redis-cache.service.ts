@@ -1,0 +1,367 @@
+import { randomUUID } from 'node:crypto';
+import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import type { CacheBackend } from './cache-backend.interface.js';
+import { decodeEntry, encodeEntry, entryByteLength } from './cache-entry.codec.js';
+import { CircuitBreaker, type CircuitState } from './circuit-breaker.js';
+import { REDIS_CACHE_BACKEND, REDIS_CACHE_RESOLVED_OPTIONS } from './redis-cache.constants.js';
+import type {
+  CacheSetOptions,
+  CacheStats,
+  RedisInfoSummary,
+  ResolvedRedisCacheOptions,
+} from './redis-cache.interfaces.js';
+import { RedisCacheMetrics } from './redis-cache.metrics.js';
+import { parseRedisInfo, summarizeInfo } from './redis-info.parser.js';
+
+/** Stats hashes live long but not forever: every key this module writes has a TTL. */
+const STATS_TTL_MS = 30 * 24 * 60 * 60 * 1000;
+const FAILURE_LOG_INTERVAL_MS = 10_000;
+const MAX_PATTERN_LENGTH = 512;
+
+export type LockResult =
+  | { status: 'acquired'; token: string }
+  | { status: 'held' }
+  /** Redis could not be asked: the caller should proceed on its own rather than wait. */
+  | { status: 'unavailable' };
+
+class CacheTimeoutError extends Error {}
+
+/**
+ * The cache's service layer (the seed's redis_service, the Nest way). Every call is fail-open: bounded by
+ * `commandTimeoutMs`, guarded by a circuit breaker, and on any Redis failure it resolves to a miss / a dropped write
+ * instead of throwing into the caller. Keys are always `<keyPrefix>:<key>`.
+ */
+@Injectable()
+export class RedisCacheService implements OnModuleInit, OnApplicationShutdown {
+  protected readonly logger = new Logger('RedisCacheService');
+  protected readonly breaker: CircuitBreaker;
+  private readonly pendingCounters = new Map<string, Record<string, number>>();
+  private statsTimer?: NodeJS.Timeout;
+  private lastFailureLogMs = 0;
+  private suppressedFailures = 0;
+
+  constructor(
+    @Inject(REDIS_CACHE_BACKEND) protected readonly backend: CacheBackend,
+    @Inject(REDIS_CACHE_RESOLVED_OPTIONS) readonly options: ResolvedRedisCacheOptions,
+    protected readonly metrics: RedisCacheMetrics,
+  ) {
+    this.breaker = new CircuitBreaker(
+      options.breaker.failureThreshold,
+      options.breaker.resetTimeoutMs,
+      (state) => this.onBreakerChange(state),
+    );
+    backend.onStateChange((state) => {
+      this.metrics.setConnectionStatus(state);
+      // A fresh, ready connection is proof enough that Redis is back: stop skipping it.
+      if (state === 'connected') this.breaker.reset();
+    });
+  }
+
+  async onModuleInit(): Promise<void> {
+    const connected = await this.connect();
+    if (this.options.mode === 'memory') {
+      this.logger.warn('No Redis configured: caching in process memory (single process, not shared).');
+    } else if (!connected) {
+      this.logger.warn(
+        `Redis (${this.options.mode}) not reachable at start-up; serving without cache until it is.`,
+      );
+    }
+    this.statsTimer = setInterval(() => void this.flushCounters(), this.options.statsFlushIntervalMs);
+    this.statsTimer.unref();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    if (this.statsTimer) clearInterval(this.statsTimer);
+    await this.flushCounters();
+    await this.disconnect();
+  }
+
+  /** Connects (bounded by `connectTimeoutMs`); never throws. Resolves to whether Redis is ready. */
+  async connect(): Promise<boolean> {
+    if (this.backend.kind === 'memory') return true;
+    this.metrics.setConnectionStatus('connecting');
+    try {
+      await withTimeout(this.backend.connect(), this.options.connectTimeoutMs);
+    } catch (err) {
+      this.logger.debug?.(`connect: ${(err as Error).message}`);
+    }
+    const ready = this.backend.isReady();
+    if (ready) this.metrics.setConnectionStatus('connected');
+    return ready;
+  }
+
+  async disconnect(): Promise<void> {
+    try {
+      await withTimeout(this.backend.disconnect(), this.options.connectTimeoutMs);
+    } catch {
+      /* the process is going away; nothing to save */
+    }
+    this.metrics.setConnectionStatus('disconnected');
+  }
+
+  isConnected(): boolean {
+    return this.backend.isReady();
+  }
+
+  /** Whether a cache call would be attempted now (connected and the breaker not open). */
+  isAvailable(): boolean {
+    return this.backend.isReady() && this.breaker.current !== 'open';
+  }
+
+  get mode(): ResolvedRedisCacheOptions['mode'] {
+    return this.options.mode;
+  }
+
+  getCircuitState(): CircuitState {
+    return this.breaker.current;
+  }
+
+  /** The stored key for a logical key. */
+  fullKey(key: string): string {
+    return `${this.options.keyPrefix}:${key}`;
+  }
+
+  /** A hit returns the value; a miss, a decode error or a Redis failure returns undefined (and counts as a miss). */
+  async get<T>(key: string): Promise<T | undefined> {
+    const raw = await this.run('get', () => this.backend.get(this.fullKey(key)), null);
+    const value = raw === null ? undefined : await this.decode<T>(key, raw);
+    this.count('stats', value === undefined ? { misses: 1 } : { hits: 1 });
+    return value;
+  }
+
+  /** One MGET round trip; misses are undefined. */
+  async getMany<T>(keys: string[]): Promise<Array<T | undefined>> {
+    const raws = await this.run('mget', () => this.backend.mget(keys.map((k) => this.fullKey(k))), null);
+    if (!raws) {
+      this.count('stats', { misses: keys.length });
+      return keys.map(() => undefined);
+    }
+    const values = await Promise.all(raws.map((raw, i) => (raw ? this.decode<T>(keys[i], raw) : undefined)));
+    const hits = values.filter((v) => v !== undefined).length;
+    this.count('stats', { hits, misses: keys.length - hits });
+    return values;
+  }
+
+  /**
+   * JSON-serializes (gzip above `compressThresholdBytes`) and writes with a TTL. Resolves false when the write was
+   * dropped: Redis unavailable, entry over `maxEntryBytes`, or `onlyIfAbsent` and the key existed.
+   */
+  async set(key: string, value: unknown, options: CacheSetOptions = {}): Promise<boolean> {
+    const ttlMs = this.resolveTtl(options.ttlMs);
+    const encoded = await encodeEntry(value, this.options.compressThresholdBytes);
+    if (entryByteLength(encoded) > this.options.maxEntryBytes) {
+      this.logger.warn(`not caching ${key}: ${entryByteLength(encoded)} bytes > maxEntryBytes`);
+      return false;
+    }
+    return this.run(
+      'set',
+      () => this.backend.set(this.fullKey(key), encoded, ttlMs, !!options.onlyIfAbsent),
+      false,
+    );
+  }
+
+  /** Raw string access for stores that serialize themselves (the Keyv store behind CACHE_MANAGER). */
+  async getRaw(key: string): Promise<string | undefined> {
+    const raw = await this.run('get', () => this.backend.get(this.fullKey(key)), null);
+    return raw === null ? undefined : raw.toString('utf8');
+  }
+
+  async setRaw(key: string, value: string, ttlMs?: number): Promise<boolean> {
+    const ttl = this.resolveTtl(ttlMs);
+    return this.run('set', () => this.backend.set(this.fullKey(key), value, ttl, false), false);
+  }
+
+  async delete(key: string): Promise<boolean> {
+    return (await this.run('delete', () => this.backend.delete([this.fullKey(key)]), 0)) > 0;
+  }
+
+  /**
+   * Deletes every key matching a Redis glob *under the module's prefix* (`clear('llm:*')` deletes
+   * `<prefix>:llm:*`), with SCAN + UNLINK on every master — never KEYS or FLUSHDB. Resolves to the count deleted;
+   * 0 when Redis is unavailable. Not bounded by `commandTimeoutMs` (it is an admin operation), but by 30 s.
+   */
+  async clear(pattern = '*'): Promise<number> {
+    if (typeof pattern !== 'string' || pattern.length === 0 || pattern.length > MAX_PATTERN_LENGTH) {
+      throw new RangeError(`pattern must be a non-empty string of at most ${MAX_PATTERN_LENGTH} characters`);
+    }
+    const match = `${escapeGlob(this.options.keyPrefix)}:${pattern}`;
+    return this.run('clear', () => this.backend.scanDelete(match), 0, 30_000);
+  }
+
+  /** SET NX PX with a random owner token. */
+  async acquireLock(key: string, ttlMs: number): Promise<LockResult> {
+    const token = randomUUID();
+    let failed = false;
+    const ok = await this.run(
+      'lock',
+      () => this.backend.set(this.fullKey(key), token, ttlMs, true),
+      false,
+      undefined,
+      () => (failed = true),
+    );
+    if (failed) return { status: 'unavailable' };
+    return ok ? { status: 'acquired', token } : { status: 'held' };
+  }
+
+  /** Releases a lock only if this owner still holds it (an expired lock taken by another owner is left alone). */
+  async releaseLock(key: string, token: string): Promise<boolean> {
+    return this.run('unlock', () => this.backend.deleteIfEquals(this.fullKey(key), token), false);
+  }
+
+  /** Whether a key exists, without counting a hit or miss (lock polling). */
+  async exists(key: string): Promise<boolean | undefined> {
+    let failed = false;
+    const raw = await this.run(
+      'exists',
+      () => this.backend.get(this.fullKey(key)),
+      null,
+      undefined,
+      () => (failed = true),
+    );
+    return failed ? undefined : raw !== null;
+  }
+
+  /**
+   * Adds to shared counters kept in a Redis hash (`<prefix>:<hashKey>`). Batched in-process and flushed every
+   * `statsFlushIntervalMs`, so counting costs no round trip on the request path.
+   */
+  count(hashKey: string, fields: Record<string, number>): void {
+    const pending = this.pendingCounters.get(hashKey) ?? {};
+    for (const [f, by] of Object.entries(fields)) if (by) pending[f] = (pending[f] ?? 0) + by;
+    this.pendingCounters.set(hashKey, pending);
+  }
+
+  /** Reads shared counters (after flushing this instance's pending increments). Empty when Redis is unavailable. */
+  async readCounters(hashKey: string): Promise<Record<string, number>> {
+    await this.flushCounters();
+    const hash = await this.run('hgetall', () => this.backend.getHash(this.fullKey(hashKey)), {});
+    return Object.fromEntries(Object.entries(hash).map(([f, v]) => [f, Number(v)]));
+  }
+
+  async resetCounters(hashKey: string): Promise<void> {
+    this.pendingCounters.delete(hashKey);
+    await this.run('delete', () => this.backend.delete([this.fullKey(hashKey)]), 0);
+  }
+
+  /** Hits and misses of `get`/`getMany`, shared by every instance using the same Redis and prefix. */
+  async getStats(): Promise<CacheStats> {
+    const { hits = 0, misses = 0 } = await this.readCounters('stats');
+    const total = hits + misses;
+    return { hits, misses, hitRatio: total === 0 ? 0 : hits / total };
+  }
+
+  async resetStats(): Promise<void> {
+    await this.resetCounters('stats');
+  }
+
+  /** Sends this instance's batched counter increments now. */
+  async flushCounters(): Promise<void> {
+    if (this.pendingCounters.size === 0) return;
+    const batches = [...this.pendingCounters];
+    this.pendingCounters.clear();
+    await Promise.all(
+      batches.map(([hashKey, fields]) =>
+        this.run(
+          'hincrby',
+          () => this.backend.incrementHash(this.fullKey(hashKey), fields, STATS_TTL_MS),
+          undefined,
+        ),
+      ),
+    );
+  }
+
+  /** Parsed `INFO` (per master on a cluster) with a summary; `connected: false` when Redis is unavailable. */
+  async getCacheInfo(): Promise<RedisInfoSummary> {
+    const infos = await this.run('info', () => this.backend.info(), null, 5_000);
+    if (!infos) return { mode: this.options.mode, connected: false, nodes: [] };
+    const nodes = infos.map(({ address, text }) => ({ address, info: parseRedisInfo(text) }));
+    return { mode: this.options.mode, connected: true, ...summarizeInfo(nodes.map((n) => n.info)), nodes };
+  }
+
+  /** PING bounded by `timeoutMs`; resolves to the latency in ms, rejects on failure (for health checks). */
+  async ping(timeoutMs = this.options.commandTimeoutMs * 4): Promise<number> {
+    const start = performance.now();
+    await withTimeout(this.backend.ping(), timeoutMs);
+    return performance.now() - start;
+  }
+
+  /**
+   * Runs one backend call under the breaker, the timeout and the metrics. Never rejects: on failure it returns
+   * `fallback`. Subclasses may override to add tracing or change the policy.
+   */
+  protected async run<T>(
+    operation: string,
+    call: () => Promise<T>,
+    fallback: T,
+    timeoutMs = this.options.commandTimeoutMs,
+    onFailure?: () => void,
+  ): Promise<T> {
+    if (!this.breaker.tryAcquire()) {
+      onFailure?.();
+      return fallback;
+    }
+    const start = performance.now();
+    try {
+      const result = await withTimeout(call(), timeoutMs);
+      this.breaker.recordSuccess();
+      this.metrics.recordOperation(operation, true, performance.now() - start);
+      return result;
+    } catch (err) {
+      this.breaker.recordFailure();
+      this.metrics.recordOperation(operation, false, performance.now() - start);
+      this.logFailure(operation, err as Error);
+      onFailure?.();
+      return fallback;
+    }
+  }
+
+  protected resolveTtl(ttlMs: number | undefined): number {
+    if (ttlMs === undefined) return this.options.defaultTtlMs;
+    if (!Number.isFinite(ttlMs) || ttlMs <= 0)
+      throw new RangeError(`ttlMs must be a positive number, got ${ttlMs}`);
+    return ttlMs;
+  }
+
+  private async decode<T>(key: string, raw: Buffer): Promise<T | undefined> {
+    try {
+      return await decodeEntry<T>(raw);
+    } catch (err) {
+      // An entry we cannot read is treated as absent (and overwritten on the next miss), never as an error.
+      this.logger.warn(`unreadable entry ${key}: ${(err as Error).message}`);
+      return undefined;
+    }
+  }
+
+  private onBreakerChange(state: CircuitState): void {
+    if (state === 'open')
+      this.logger.warn('Redis circuit breaker opened: skipping the cache until a probe succeeds');
+    else if (state === 'closed') this.logger.log('Redis circuit breaker closed: cache back in use');
+  }
+
+  private logFailure(operation: string, err: Error): void {
+    const now = Date.now();
+    if (now - this.lastFailureLogMs < FAILURE_LOG_INTERVAL_MS) {
+      this.suppressedFailures++;
+      return;
+    }
+    const suppressed = this.suppressedFailures ? ` (+${this.suppressedFailures} similar)` : '';
+    this.logger.warn(`Redis ${operation} failed, serving without cache: ${err.message}${suppressed}`);
+    this.lastFailureLogMs = now;
+    this.suppressedFailures = 0;
+  }
+}
+
+/** Rejects after `ms`; the late outcome of the original promise is swallowed. */
+export function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new CacheTimeoutError(`timed out after ${ms} ms`)), ms);
+  });
+  promise.catch(() => undefined);
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** Escapes Redis glob metacharacters so a prefix is matched literally. */
+export function escapeGlob(text: string): string {
+  return text.replace(/[*?[\]\\]/g, '\\$&');
+}

@@ -1,0 +1,64 @@
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
+import type { ResolvedRedisCacheOptions } from './redis-cache.interfaces.js';
+
+export type RedisClient = Redis | Cluster;
+
+/**
+ * Builds the module's one ioredis client. The options are chosen for fail-open caching: no offline queue and one
+ * retry per request, so a command on a dead server fails in milliseconds instead of waiting for a reconnect
+ * (ioredis' defaults hang for seconds); reconnection continues in the background with capped backoff.
+ */
+export function createRedisClient(options: ResolvedRedisCacheOptions): RedisClient {
+  const { connection } = options;
+  const tls = connection.tls === true ? {} : connection.tls || undefined;
+  const common: RedisOptions = {
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    commandTimeout: options.commandTimeoutMs,
+    connectTimeout: options.connectTimeoutMs,
+    connectionName: options.connectionName,
+    username: connection.username,
+    password: connection.password,
+    tls,
+    retryStrategy: (attempt) => Math.min(50 * 2 ** Math.min(attempt, 6), 2000),
+    // A standalone server that says READONLY (failover in progress) is reconnected rather than erroring forever.
+    reconnectOnError: (err) => err.message.startsWith('READONLY'),
+  };
+
+  if (options.mode === 'cluster') {
+    const clusterOptions: ClusterOptions = {
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      maxRedirections: 4,
+      retryDelayOnFailover: 50,
+      retryDelayOnClusterDown: 50,
+      slotsRefreshTimeout: options.connectTimeoutMs,
+      clusterRetryStrategy: (attempt) => Math.min(50 * 2 ** Math.min(attempt, 6), 2000),
+      redisOptions: { ...common, lazyConnect: false },
+    };
+    return new Cluster(connection.cluster!.nodes, clusterOptions);
+  }
+  if (options.mode === 'sentinel') {
+    return new Redis({
+      ...common,
+      sentinels: connection.sentinel!.sentinels,
+      name: connection.sentinel!.name,
+      sentinelPassword: connection.sentinel!.sentinelPassword,
+      db: connection.db,
+    });
+  }
+  if (connection.url) {
+    return new Redis(connection.url, { ...common, ...definedOnly({ db: connection.db }) });
+  }
+  return new Redis({
+    ...common,
+    host: connection.host ?? '127.0.0.1',
+    port: connection.port ?? 6379,
+    db: connection.db ?? 0,
+  });
+}
+
+function definedOnly<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

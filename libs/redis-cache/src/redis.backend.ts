@@ -1,0 +1,137 @@
+import { Cluster, type Redis } from 'ioredis';
+import type { CacheBackend } from './cache-backend.interface.js';
+import type { RedisClient } from './redis-client.factory.js';
+
+const SCAN_COUNT = 500;
+const UNLINK_BATCH = 500;
+const DELETE_IF_EQUALS = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
+
+/** CacheBackend over one ioredis client (standalone, sentinel or cluster). */
+export class RedisBackend implements CacheBackend {
+  readonly kind = 'redis' as const;
+
+  constructor(readonly client: RedisClient) {}
+
+  isReady(): boolean {
+    return this.client.status === 'ready';
+  }
+
+  async connect(): Promise<void> {
+    const status = this.client.status;
+    if (status === 'ready' || status === 'connecting' || status === 'connect' || status === 'reconnecting')
+      return;
+    await this.client.connect();
+  }
+
+  async disconnect(): Promise<void> {
+    if (this.client.status === 'end') return;
+    if (this.client.status !== 'ready') {
+      // Not connected: stop the reconnect loop instead of queueing a QUIT nobody will answer.
+      this.client.disconnect();
+      return;
+    }
+    try {
+      await this.client.quit();
+    } catch {
+      this.client.disconnect();
+    }
+  }
+
+  get(key: string): Promise<Buffer | null> {
+    return this.client.getBuffer(key);
+  }
+
+  async mget(keys: string[]): Promise<Array<Buffer | null>> {
+    if (keys.length === 0) return [];
+    if (this.client instanceof Cluster) {
+      // MGET across slots is refused by a cluster; one GET per key, pipelined by ioredis per node.
+      return Promise.all(keys.map((k) => this.client.getBuffer(k)));
+    }
+    return this.client.mgetBuffer(...keys);
+  }
+
+  async set(key: string, value: Buffer | string, ttlMs: number, onlyIfAbsent: boolean): Promise<boolean> {
+    const px = Math.max(1, Math.ceil(ttlMs));
+    const reply = onlyIfAbsent
+      ? await this.client.set(key, value, 'PX', px, 'NX')
+      : await this.client.set(key, value, 'PX', px);
+    return reply === 'OK';
+  }
+
+  async delete(keys: string[]): Promise<number> {
+    if (keys.length === 0) return 0;
+    if (this.client instanceof Cluster) {
+      const counts = await Promise.all(keys.map((k) => this.client.unlink(k)));
+      return counts.reduce((a, b) => a + b, 0);
+    }
+    return this.client.unlink(...keys);
+  }
+
+  async deleteIfEquals(key: string, expected: string): Promise<boolean> {
+    return (await this.client.eval(DELETE_IF_EQUALS, 1, key, expected)) === 1;
+  }
+
+  async scanDelete(match: string): Promise<number> {
+    const nodes: Redis[] = this.client instanceof Cluster ? this.client.nodes('master') : [this.client];
+    const counts = await Promise.all(nodes.map((node) => scanDeleteOnNode(node, match)));
+    return counts.reduce((a, b) => a + b, 0);
+  }
+
+  async incrementHash(key: string, fields: Record<string, number>, ttlMs: number): Promise<void> {
+    const entries = Object.entries(fields).filter(([, v]) => v !== 0 && Number.isFinite(v));
+    if (entries.length === 0) return;
+    const pipeline = this.client.pipeline();
+    for (const [field, by] of entries) {
+      if (Number.isInteger(by)) pipeline.hincrby(key, field, by);
+      else pipeline.hincrbyfloat(key, field, by);
+    }
+    pipeline.pexpire(key, ttlMs);
+    const results = await pipeline.exec();
+    const failed = results?.find(([err]) => err);
+    if (failed) throw failed[0];
+  }
+
+  getHash(key: string): Promise<Record<string, string>> {
+    return this.client.hgetall(key);
+  }
+
+  async ping(): Promise<void> {
+    if (this.client instanceof Cluster) {
+      await Promise.all(this.client.nodes('master').map((n) => n.ping()));
+      return;
+    }
+    await this.client.ping();
+  }
+
+  async info(): Promise<Array<{ address: string; text: string }>> {
+    const nodes: Redis[] = this.client instanceof Cluster ? this.client.nodes('master') : [this.client];
+    return Promise.all(
+      nodes.map(async (n) => ({ address: `${n.options.host}:${n.options.port}`, text: await n.info() })),
+    );
+  }
+
+  onStateChange(listener: (state: 'connected' | 'disconnected' | 'connecting') => void): void {
+    this.client.on('ready', () => listener('connected'));
+    this.client.on('close', () => listener('disconnected'));
+    this.client.on('reconnecting', () => listener('connecting'));
+  }
+}
+
+/** SCAN (never KEYS) + UNLINK in batches, on one node. Keys come back from the node that owns them. */
+async function scanDeleteOnNode(node: Redis, match: string): Promise<number> {
+  let cursor = '0';
+  let deleted = 0;
+  do {
+    const [next, keys] = await node.scan(cursor, 'MATCH', match, 'COUNT', SCAN_COUNT);
+    cursor = next;
+    for (let i = 0; i < keys.length; i += UNLINK_BATCH) {
+      const batch = keys.slice(i, i + UNLINK_BATCH);
+      // In a cluster, multi-key UNLINK needs one slot; single-key commands pipelined on the owner node are safe.
+      const pipeline = node.pipeline();
+      for (const key of batch) pipeline.unlink(key);
+      const results = (await pipeline.exec()) ?? [];
+      for (const [err, n] of results) if (!err) deleted += Number(n);
+    }
+  } while (cursor !== '0');
+  return deleted;
+}

@@ -11,6 +11,7 @@
  *   `__tool__`              → the model answers with a tool call to `get_weather`
  *   `__length__`            → finish_reason "length"
  *   `__slow_<ms>__`         → extra latency before answering
+ * Out of band: `GET /__stats` → `{ calls, streamed }`, `POST /__reset` zeroes them.
  */
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -80,6 +81,13 @@ export class FakeOpenAiServer {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = req.url ?? '';
+    // Out-of-band counters for benchmarks that run this server in another process.
+    if (url === '/__stats')
+      return json(res, 200, { calls: this.callCount, streamed: this.calls.filter((c) => c.stream).length });
+    if (url === '/__reset' && req.method === 'POST') {
+      this.reset();
+      return json(res, 200, { calls: 0 });
+    }
     if (req.method === 'GET' && url.startsWith('/v1/models')) {
       return json(res, 200, {
         object: 'list',
@@ -107,7 +115,11 @@ export class FakeOpenAiServer {
       );
     }
     const stream = body.stream === true;
-    this.calls.push({ body, stream, authorization: req.headers.authorization });
+    this.calls.push({
+      body: this.calls.length < 10_000 ? body : undefined,
+      stream,
+      authorization: req.headers.authorization,
+    });
     const lastUser = [...(body.messages ?? [])].reverse().find((m: any) => m.role === 'user');
     const text =
       typeof lastUser?.content === 'string' ? lastUser.content : JSON.stringify(lastUser?.content ?? '');

@@ -105,29 +105,46 @@ export class MemoryBackend implements CacheBackend {
   }
 }
 
-/** Redis glob (`*`, `?`, `[...]`, `\x`) → RegExp, for the in-memory SCAN MATCH. */
+/**
+ * Redis glob → RegExp, for the in-memory SCAN MATCH, following Redis' `stringmatchlen`: `*`, `?`, `\x` (literal
+ * x), classes `[abc]`, `[^abc]`, `[a-z]` (reversed ranges allowed), `\` escapes inside a class, and an unterminated
+ * `[` that runs to the end of the pattern.
+ */
 export function globToRegExp(glob: string): RegExp {
   let re = '';
   for (let i = 0; i < glob.length; i++) {
     const c = glob[i];
     if (c === '\\' && i + 1 < glob.length) re += escapeRe(glob[++i]);
-    else if (c === '*') re += '.*';
-    else if (c === '?') re += '.';
+    else if (c === '*') re += '[\\s\\S]*';
+    else if (c === '?') re += '[\\s\\S]';
     else if (c === '[') {
-      const end = glob.indexOf(']', i + 1);
-      if (end === -1) re += '\\[';
-      else {
-        let body = glob.slice(i + 1, end);
-        if (body.startsWith('^')) body = '^' + body.slice(1).replace(/[\\\]]/g, '\\$&');
-        else body = body.replace(/[\\\]]/g, '\\$&');
-        re += `[${body}]`;
-        i = end;
+      let j = i + 1;
+      const negate = glob[j] === '^';
+      if (negate) j++;
+      const parts: string[] = [];
+      while (j < glob.length && glob[j] !== ']') {
+        if (glob[j] === '\\' && j + 1 < glob.length) {
+          parts.push(escapeClass(glob[j + 1]));
+          j += 2;
+        } else if (j + 2 < glob.length && glob[j + 1] === '-') {
+          const [lo, hi] = [glob[j], glob[j + 2]].sort();
+          parts.push(`${escapeClass(lo)}-${escapeClass(hi)}`);
+          j += 3;
+        } else parts.push(escapeClass(glob[j++]));
       }
+      // An empty class matches nothing; an empty negated one matches any single character (as in Redis).
+      if (parts.length === 0) re += negate ? '[\\s\\S]' : '(?!)';
+      else re += `[${negate ? '^' : ''}${parts.join('')}]`;
+      i = j;
     } else re += escapeRe(c);
   }
-  return new RegExp(`^${re}$`, 's');
+  return new RegExp(`^${re}$`);
 }
 
 function escapeRe(c: string): string {
   return c.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+}
+
+function escapeClass(c: string): string {
+  return c.replace(/[\\\]^[-]/g, '\\$&');
 }

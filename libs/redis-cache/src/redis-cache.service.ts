@@ -265,6 +265,12 @@ export class RedisCacheService implements OnModuleInit, OnApplicationShutdown {
           'hincrby',
           () => this.backend.incrementHash(this.fullKey(hashKey), fields, STATS_TTL_MS),
           undefined,
+          undefined,
+          // Kept for the next flush rather than lost while Redis is away (a sum per field, so it cannot grow) —
+          // unless the command timed out: a hung server may still apply it, and counting twice is worse.
+          (err) => {
+            if (!isTimeout(err)) this.count(hashKey, fields);
+          },
         ),
       ),
     );
@@ -294,7 +300,7 @@ export class RedisCacheService implements OnModuleInit, OnApplicationShutdown {
     call: () => Promise<T>,
     fallback: T,
     timeoutMs = this.options.commandTimeoutMs,
-    onFailure?: () => void,
+    onFailure?: (err?: unknown) => void,
   ): Promise<T> {
     if (!this.breaker.tryAcquire()) {
       onFailure?.();
@@ -310,7 +316,7 @@ export class RedisCacheService implements OnModuleInit, OnApplicationShutdown {
       this.breaker.recordFailure();
       this.metrics.recordOperation(operation, false, performance.now() - start);
       this.logFailure(operation, err as Error);
-      onFailure?.();
+      onFailure?.(err);
       return fallback;
     }
   }
@@ -359,6 +365,10 @@ export function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   });
   promise.catch(() => undefined);
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+function isTimeout(err: unknown): boolean {
+  return err instanceof CacheTimeoutError || /timed out/i.test((err as Error | undefined)?.message ?? '');
 }
 
 /** Escapes Redis glob metacharacters so a prefix is matched literally. */

@@ -10,7 +10,12 @@ const DELETE_IF_EQUALS = `if redis.call('GET', KEYS[1]) == ARGV[1] then return r
 export class RedisBackend implements CacheBackend {
   readonly kind = 'redis' as const;
 
-  constructor(readonly client: RedisClient) {}
+  constructor(readonly client: RedisClient) {
+    // Without a listener ioredis prints every failed reconnect attempt to stderr. Failures already reach callers
+    // as rejected commands (which the service absorbs and logs, rate-limited), so the events are only observed.
+    client.on('error', () => undefined);
+    if (client instanceof Cluster) client.on('node error', () => undefined);
+  }
 
   isReady(): boolean {
     return this.client.status === 'ready';

@@ -1,0 +1,71 @@
+import {
+  type DynamicModule,
+  type MiddlewareConsumer,
+  Module,
+  type NestModule,
+  RequestMethod,
+} from '@nestjs/common';
+import { APP_FILTER } from '@nestjs/core';
+import { TerminusModule } from '@nestjs/terminus';
+import type { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
+import { LlmCacheModule, type LlmProvider } from '@llm-cache/llm';
+import { RedisCacheModule } from '@llm-cache/redis-cache';
+import { AdminController } from './admin/admin.controller.js';
+import { AdminGuard } from './auth/admin.guard.js';
+import { ApiKeyGuard } from './auth/api-key.guard.js';
+import { ChatController } from './chat/chat.controller.js';
+import { ChatService } from './chat/chat.service.js';
+import { ConversationStore } from './chat/conversation.store.js';
+import { GracefulShutdown } from './common/graceful-shutdown.js';
+import { OpenAiExceptionFilter } from './common/openai-exception.filter.js';
+import type { ChatbotConfig } from './config/chatbot.config.js';
+import { CHATBOT_CONFIG } from './config/chatbot-config.constants.js';
+import { HealthController } from './health/health.controller.js';
+import { createLlmProvider } from './llm-provider.factory.js';
+import { HttpMetricsMiddleware } from './metrics/http-metrics.middleware.js';
+import { MetricsController } from './metrics/metrics.controller.js';
+import { PROMETHEUS_EXPORTER } from './metrics/metrics.constants.js';
+import { OpenAiController } from './openai/openai.controller.js';
+
+export interface ChatbotAppOptions {
+  config: ChatbotConfig;
+  /** The Prometheus reader registered with the global MeterProvider (see telemetry.ts). */
+  metricsExporter: PrometheusExporter;
+  /** Overrides the provider built from `config.llm` (tests, or an app with its own upstream). */
+  provider?: LlmProvider;
+}
+
+@Module({})
+export class AppModule implements NestModule {
+  /** Builds the whole app from an explicit config, so tests can start it with their own Redis and upstream. */
+  static register({ config, metricsExporter, provider }: ChatbotAppOptions): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        RedisCacheModule.forRoot({ ...config.redis, isGlobal: true }),
+        LlmCacheModule.forRoot({
+          provider: provider ?? createLlmProvider(config.llm),
+          ttlMs: config.cacheTtlMs,
+          isGlobal: true,
+        }),
+        TerminusModule,
+      ],
+      controllers: [ChatController, OpenAiController, AdminController, HealthController, MetricsController],
+      providers: [
+        { provide: CHATBOT_CONFIG, useValue: config },
+        { provide: PROMETHEUS_EXPORTER, useValue: metricsExporter },
+        { provide: APP_FILTER, useClass: OpenAiExceptionFilter },
+        ApiKeyGuard,
+        AdminGuard,
+        ChatService,
+        ConversationStore,
+        GracefulShutdown,
+        HttpMetricsMiddleware,
+      ],
+    };
+  }
+
+  configure(consumer: MiddlewareConsumer): void {
+    consumer.apply(HttpMetricsMiddleware).forRoutes({ path: '{*path}', method: RequestMethod.ALL });
+  }
+}

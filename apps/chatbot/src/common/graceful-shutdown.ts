@@ -1,0 +1,45 @@
+import {
+  type BeforeApplicationShutdown,
+  Injectable,
+  Logger,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
+import type { Server } from 'node:http';
+import type { ChatbotConfig } from '../config/chatbot.config.js';
+import { InjectChatbotConfig } from '../config/chatbot-config.constants.js';
+
+/**
+ * Nest's shutdown order is: before-shutdown hooks → HTTP server close (stop accepting, wait for in-flight requests)
+ * → shutdown hooks (Redis quits there). The wait is unbounded by default: a client holding a stream open would
+ * keep the pod alive until Kubernetes kills it. This bounds it to SHUTDOWN_TIMEOUT_MS, then cuts what is left.
+ */
+@Injectable()
+export class GracefulShutdown implements BeforeApplicationShutdown, OnApplicationShutdown {
+  private readonly logger = new Logger('GracefulShutdown');
+  private timer?: NodeJS.Timeout;
+
+  constructor(
+    private readonly adapterHost: HttpAdapterHost,
+    @InjectChatbotConfig() private readonly config: ChatbotConfig,
+  ) {}
+
+  beforeApplicationShutdown(signal?: string): void {
+    const server = this.adapterHost.httpAdapter?.getHttpServer() as Server | undefined;
+    if (!server?.listening) return;
+    if (signal) this.logger.log(`${signal}: no new connections; finishing in-flight requests`);
+    // Idle keep-alive sockets would otherwise hold `close()` open until their own timeout.
+    server.closeIdleConnections();
+    this.timer = setTimeout(() => {
+      this.logger.warn(
+        `in-flight requests still open after ${this.config.shutdownTimeoutMs} ms: closing them`,
+      );
+      server.closeAllConnections();
+    }, this.config.shutdownTimeoutMs);
+    this.timer.unref();
+  }
+
+  onApplicationShutdown(): void {
+    if (this.timer) clearTimeout(this.timer);
+  }
+}

@@ -1,0 +1,56 @@
+import { Body, Controller, Get, HttpCode, Post, UseGuards } from '@nestjs/common';
+import {
+  CacheLlmResponse,
+  InjectLlmProvider,
+  LlmCacheService,
+  validateChatCompletionRequest,
+  type ChatCompletion,
+  type ChatCompletionChunk,
+  type LlmProvider,
+} from '@llm-cache/llm';
+import { ApiKeyGuard } from '../auth/api-key.guard.js';
+import type { ChatbotConfig } from '../config/chatbot.config.js';
+import { InjectChatbotConfig } from '../config/chatbot-config.constants.js';
+
+export interface ModelList {
+  object: 'list';
+  data: Array<{ id: string; object: 'model'; created: number; owned_by: string }>;
+}
+
+/**
+ * OpenAI-compatible surface: point the official SDK, LangChain.js or the Vercel AI SDK at `<app>/v1` unchanged.
+ * Streaming, headers and SSE framing are the LLM cache interceptor's job; the handler only chooses the call.
+ */
+@Controller('v1')
+@UseGuards(ApiKeyGuard)
+export class OpenAiController {
+  constructor(
+    private readonly llmCache: LlmCacheService,
+    @InjectLlmProvider() private readonly provider: LlmProvider,
+    @InjectChatbotConfig() private readonly config: ChatbotConfig,
+  ) {}
+
+  @Post('chat/completions')
+  @HttpCode(200)
+  @CacheLlmResponse()
+  async completions(@Body() body: unknown): Promise<ChatCompletion | AsyncIterable<ChatCompletionChunk>> {
+    const request = validateChatCompletionRequest(body, { maxMessages: this.config.maxMessages });
+    return request.stream
+      ? (await this.llmCache.streamTextWithCache(request)).stream
+      : (await this.llmCache.generateTextWithCache(request)).response;
+  }
+
+  @Get('models')
+  async models(): Promise<ModelList> {
+    const ids = [this.config.llm.model, ...(await this.provider.listModels())];
+    return {
+      object: 'list',
+      data: [...new Set(ids)].map((id) => ({
+        id,
+        object: 'model',
+        created: 0,
+        owned_by: this.provider.name,
+      })),
+    };
+  }
+}

@@ -1,0 +1,41 @@
+/** Small helpers shared by the redis-cache e2e specs. */
+import { Test, type TestingModule } from '@nestjs/testing';
+import { Redis } from 'ioredis';
+import { RedisCacheModule, type RedisCacheModuleOptions } from '@llm-cache/redis-cache';
+
+/** A plain ioredis client for looking at the server behind the module's back (not the module's own client). */
+export function rawClient(port: number): Redis {
+  return new Redis({ host: '127.0.0.1', port, lazyConnect: false, maxRetriesPerRequest: 1 });
+}
+
+/** Compiles and initializes a testing module around `RedisCacheModule.forRoot(options)`. */
+export async function cacheModule(options: RedisCacheModuleOptions): Promise<TestingModule> {
+  const mod = await Test.createTestingModule({ imports: [RedisCacheModule.forRoot(options)] }).compile();
+  await mod.init();
+  return mod;
+}
+
+/** Polls `probe` until it returns true; fails after `timeoutMs` (bounded in time and in count). */
+export async function waitFor(
+  what: string,
+  probe: () => boolean | Promise<boolean>,
+  timeoutMs = 10_000,
+  intervalMs = 50,
+): Promise<number> {
+  const start = Date.now();
+  const maxRounds = Math.ceil(timeoutMs / intervalMs) + 1;
+  for (let round = 0; round < maxRounds && Date.now() - start < timeoutMs; round++) {
+    if (await probe()) return Date.now() - start;
+    await sleep(intervalMs);
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Runs `fn` and returns its result with the elapsed wall time in ms. */
+export async function timed<T>(fn: () => Promise<T>): Promise<{ value: T; ms: number }> {
+  const start = performance.now();
+  const value = await fn();
+  return { value, ms: performance.now() - start };
+}

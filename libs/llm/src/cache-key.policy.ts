@@ -1,0 +1,191 @@
+import { createHash } from 'node:crypto';
+import { LLM_KEY_NAMESPACE } from './llm.constants.js';
+import type { ChatCompletionRequest } from './llm.types.js';
+
+/** What a custom key function is given besides the request. The result is hashed and scoped like the default. */
+export interface CacheKeyContext {
+  tenant: string;
+  providerIdentity: string;
+  schemaVersion: number;
+}
+
+/** The seed's custom-key hook: return any string; equal strings share an entry (within a tenant). */
+export type CacheKeyFn = (request: ChatCompletionRequest, context: CacheKeyContext) => string;
+
+/** Names and hashes of what went into a key, never the content itself (safe to log or return to a client). */
+export interface CacheKeyExplanation {
+  key: string;
+  schemaVersion: number;
+  tenant: string;
+  provider: string;
+  fields: Array<{ name: string; sha256: string }>;
+  excluded: string[];
+}
+
+/**
+ * Fields that never change the answer: transport (`stream`, `stream_options`), bookkeeping (`metadata`, `store`,
+ * request ids, `prompt_cache_key`), abuse tracking (`user`, `safety_identifier`; `user` can be opted in) and our own
+ * `cache` controls. Everything else, including fields we do not know, is part of the key.
+ */
+export const VOLATILE_FIELDS: readonly string[] = [
+  'stream',
+  'stream_options',
+  'user',
+  'safety_identifier',
+  'cache',
+  'metadata',
+  'store',
+  'request_id',
+  'requestId',
+  'prompt_cache_key',
+];
+
+/** Tenants that are safe as a key segment as is; others are hashed (no glob characters, no `:`, bounded length). */
+const SAFE_TENANT = /^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$/;
+/** Cannot collide with a real tenant: SAFE_TENANT never starts with `_`. */
+const SHARED_TENANT_SEGMENT = '_shared';
+
+export interface CacheKeyPolicyOptions {
+  schemaVersion: number;
+  shareAcrossTenants: boolean;
+  includeUserField: boolean;
+  cacheKeyFn?: CacheKeyFn;
+}
+
+/**
+ * Request → `llm:v<schema>:<tenant>:<sha256>`. The digest covers the canonical request (sorted keys, defaults
+ * normalized, volatile fields removed), the provider identity, the schema version and the tenant.
+ *
+ * Normalization (absent ≡ default, so `{}` and `{temperature: 1}` share an entry):
+ * | field | normalized |
+ * |---|---|
+ * | any `null` object member | removed (OpenAI treats null as absent) |
+ * | temperature, top_p, n | absent → 1 |
+ * | presence_penalty, frequency_penalty | absent → 0 |
+ * | max_tokens / max_completion_tokens | one field `max_completion_tokens` (the newer name wins when both are set) |
+ * | stop | `"x"` → `["x"]`; `[]` → absent |
+ * | logit_bias `{}`, tools `[]`, response_format `{type:"text"}` | absent |
+ * | tool_choice, parallel_tool_calls | without tools: removed; with tools: absent → `"auto"` / `true` |
+ */
+export class CacheKeyPolicy {
+  constructor(protected readonly options: CacheKeyPolicyOptions) {}
+
+  /** The key (without the Redis prefix) and its explanation. */
+  explain(request: ChatCompletionRequest, tenant: string, providerIdentity: string): CacheKeyExplanation {
+    const { schemaVersion } = this.options;
+    const scope = this.options.shareAcrossTenants ? SHARED_TENANT_SEGMENT : tenant;
+    const { fields, excluded } = this.canonicalize(request);
+    let material: string;
+    let explained: Array<{ name: string; sha256: string }>;
+    if (this.options.cacheKeyFn) {
+      const custom = this.options.cacheKeyFn(request, { tenant: scope, providerIdentity, schemaVersion });
+      if (typeof custom !== 'string' || custom.length === 0)
+        throw new TypeError('cacheKeyFn must return a non-empty string');
+      material = custom;
+      explained = [{ name: 'cacheKeyFn', sha256: sha256(custom) }];
+    } else {
+      material = canonicalJson(fields);
+      explained = Object.keys(fields)
+        .sort()
+        .map((name) => ({ name, sha256: sha256(canonicalJson(fields[name])) }));
+    }
+    const digest = sha256(
+      canonicalJson({ v: schemaVersion, provider: providerIdentity, tenant: scope, request: material }),
+    );
+    return {
+      key: `${LLM_KEY_NAMESPACE}:v${schemaVersion}:${tenantSegment(scope)}:${digest}`,
+      schemaVersion,
+      tenant: scope,
+      provider: providerIdentity,
+      fields: explained,
+      excluded,
+    };
+  }
+
+  /** Top-level canonical fields, and the names of the request's fields that were left out. */
+  canonicalize(request: ChatCompletionRequest): { fields: Record<string, unknown>; excluded: string[] } {
+    const volatile = new Set(VOLATILE_FIELDS);
+    if (this.options.includeUserField) volatile.delete('user');
+    const fields: Record<string, unknown> = {};
+    const excluded: string[] = [];
+    for (const [name, value] of Object.entries(request)) {
+      if (volatile.has(name)) excluded.push(name);
+      else if (value !== undefined && value !== null) fields[name] = stripNulls(value);
+    }
+    normalizeDefaults(fields);
+    return { fields, excluded: excluded.sort() };
+  }
+}
+
+/** Pure normalization of defaults, in place (see the table on `CacheKeyPolicy`). */
+export function normalizeDefaults(f: Record<string, unknown>): void {
+  for (const [name, dflt] of [
+    ['temperature', 1],
+    ['top_p', 1],
+    ['n', 1],
+    ['presence_penalty', 0],
+    ['frequency_penalty', 0],
+  ] as const) {
+    if (f[name] === undefined) f[name] = dflt;
+  }
+  if (f.max_completion_tokens === undefined && f.max_tokens !== undefined)
+    f.max_completion_tokens = f.max_tokens;
+  delete f.max_tokens;
+  if (typeof f.stop === 'string') f.stop = [f.stop];
+  if (Array.isArray(f.stop) && f.stop.length === 0) delete f.stop;
+  if (isPlainObject(f.logit_bias) && Object.keys(f.logit_bias).length === 0) delete f.logit_bias;
+  if (Array.isArray(f.tools) && f.tools.length === 0) delete f.tools;
+  if (
+    isPlainObject(f.response_format) &&
+    f.response_format.type === 'text' &&
+    Object.keys(f.response_format).length === 1
+  ) {
+    delete f.response_format;
+  }
+  if (f.tools === undefined) {
+    delete f.tool_choice;
+    delete f.parallel_tool_calls;
+  } else {
+    f.tool_choice ??= 'auto';
+    f.parallel_tool_calls ??= true;
+  }
+}
+
+/** JSON with object keys sorted at every depth; `undefined` members dropped (as JSON.stringify does). */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(sortKeys(value));
+}
+
+export function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+export function tenantSegment(tenant: string): string {
+  return SAFE_TENANT.test(tenant) || tenant === SHARED_TENANT_SEGMENT
+    ? tenant
+    : `~${sha256(tenant).slice(0, 24)}`;
+}
+
+function sortKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortKeys);
+  if (isPlainObject(value)) {
+    const out: Record<string, unknown> = {};
+    for (const k of Object.keys(value).sort()) out[k] = sortKeys(value[k]);
+    return out;
+  }
+  return value;
+}
+
+function stripNulls(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(stripNulls);
+  if (isPlainObject(value)) {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) if (v !== null && v !== undefined) out[k] = stripNulls(v);
+    return out;
+  }
+  return value;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}

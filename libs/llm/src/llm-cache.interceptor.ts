@@ -1,0 +1,178 @@
+import { Injectable, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { Observable, map } from 'rxjs';
+import { parseCacheControl, type CacheControl } from './cache-control.js';
+import { LLM_CACHE_ROUTE_OPTIONS } from './llm.constants.js';
+import {
+  LlmRequestContext,
+  type LlmCacheOutcome,
+  type LlmRequestContextData,
+} from './llm-request.context.js';
+import { toLlmProviderError } from './llm-provider.error.js';
+import type { ChatCompletionChunk } from './llm.types.js';
+
+export interface CacheLlmResponseOptions {
+  /** TTL of entries written by this route (defaults to the module's `ttlMs`). */
+  ttlMs?: number;
+}
+
+interface HttpRequestLike {
+  headers: Record<string, string | string[] | undefined>;
+  body?: unknown;
+  tenant?: unknown;
+}
+
+interface HttpResponseLike {
+  setHeader?(name: string, value: string): unknown;
+  header?(name: string, value: string): unknown;
+  raw?: HttpResponseLike;
+  writableFinished?: boolean;
+  once?(event: 'close', listener: () => void): unknown;
+}
+
+/**
+ * Runs an LLM route inside an `LlmRequestContext` (tenant, cache controls, TTL, client-disconnect signal), turns the
+ * recorded outcome into `X-Cache`, `Cache-Status` (RFC 9211) and `Age`, and writes an async iterable of chunks as
+ * server-sent events. Extend through the `protected` hooks (the nestjs/throttler model).
+ */
+@Injectable()
+export class LlmCacheInterceptor implements NestInterceptor {
+  /** Name of the cache in `Cache-Status`. */
+  protected readonly cacheName: string = 'llm-cache';
+
+  constructor(protected readonly reflector: Reflector) {}
+
+  intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
+    if (context.getType() !== 'http') return next.handle();
+    const route =
+      this.reflector.get<CacheLlmResponseOptions | undefined>(
+        LLM_CACHE_ROUTE_OPTIONS,
+        context.getHandler(),
+      ) ?? {};
+    const control = this.getCacheControl(context);
+    const abort = new AbortController();
+    const res = context.switchToHttp().getResponse<HttpResponseLike>();
+    const raw = res.raw ?? res;
+    // The client went away before the answer was complete: stop paying for it (and never store a partial stream).
+    raw.once?.('close', () => {
+      if (!raw.writableFinished) abort.abort();
+    });
+    const llmContext: LlmRequestContextData = {
+      tenant: this.getTenant(context),
+      control,
+      ttlMs: route.ttlMs,
+      signal: abort.signal,
+    };
+    return new Observable((subscriber) =>
+      LlmRequestContext.run(llmContext, () =>
+        next
+          .handle()
+          .pipe(map((result) => this.onResult(context, llmContext, result)))
+          .subscribe(subscriber),
+      ),
+    );
+  }
+
+  /** The tenant: `request.tenant` as set by the app's auth guard (server-side identity), else `default`. */
+  protected getTenant(context: ExecutionContext): string {
+    const tenant = context.switchToHttp().getRequest<HttpRequestLike>().tenant;
+    return typeof tenant === 'string' && tenant.length > 0 ? tenant : 'default';
+  }
+
+  /**
+   * `Cache-Control` header merged with the body's `cache` field, which is removed from the body so it reaches
+   * neither the upstream nor the cache key. Throws `LlmCacheControlError` (400) on a bad directive.
+   */
+  protected getCacheControl(context: ExecutionContext): CacheControl {
+    const req = context.switchToHttp().getRequest<HttpRequestLike>();
+    const header = req.headers?.['cache-control'];
+    const body = req.body as Record<string, unknown> | undefined;
+    const fromBody = body && typeof body === 'object' ? body.cache : undefined;
+    if (body && typeof body === 'object' && 'cache' in body) delete body.cache;
+    return parseCacheControl(Array.isArray(header) ? header.join(', ') : header, fromBody);
+  }
+
+  /** Called with what the cache decided, before any byte of the body is sent. */
+  protected onOutcome(context: ExecutionContext, outcome: LlmCacheOutcome): void {
+    const res = context.switchToHttp().getResponse<HttpResponseLike>();
+    for (const [name, value] of Object.entries(this.headersFor(outcome))) setHeader(res, name, value);
+  }
+
+  protected headersFor(outcome: LlmCacheOutcome): Record<string, string> {
+    const name = this.cacheName;
+    const ttl = outcome.ttlMs !== undefined ? `; ttl=${Math.floor(outcome.ttlMs / 1000)}` : '';
+    const stored = outcome.stored ? '; stored' : '';
+    const age = String(Math.floor((outcome.ageMs ?? 0) / 1000));
+    switch (outcome.status) {
+      case 'hit':
+        return { 'X-Cache': 'HIT', 'Cache-Status': `${name}; hit${ttl}`, Age: age };
+      case 'coalesced':
+        // RFC 9211: the request was collapsed into another one's forward, so it was a hit for this client.
+        return { 'X-Cache': 'HIT', 'Cache-Status': `${name}; fwd=miss; collapsed${ttl}`, Age: age };
+      case 'miss':
+        return { 'X-Cache': 'MISS', 'Cache-Status': `${name}; fwd=miss${stored}` };
+      case 'refresh':
+        return { 'X-Cache': 'MISS', 'Cache-Status': `${name}; fwd=request${stored}` };
+      case 'bypass':
+        return { 'X-Cache': 'BYPASS', 'Cache-Status': `${name}; fwd=bypass` };
+    }
+  }
+
+  private onResult(context: ExecutionContext, llmContext: LlmRequestContextData, result: unknown): unknown {
+    if (llmContext.outcome) this.onOutcome(context, llmContext.outcome);
+    const stream = asChunkStream(result);
+    if (!stream) return result;
+    const res = context.switchToHttp().getResponse<HttpResponseLike>();
+    setHeader(res, 'Content-Type', 'text/event-stream; charset=utf-8');
+    setHeader(res, 'Cache-Control', 'no-cache');
+    setHeader(res, 'X-Accel-Buffering', 'no');
+    return toServerSentEvents(stream);
+  }
+}
+
+/** `data: <json>` per chunk and `data: [DONE]`; an error after the first byte becomes an `error` event. */
+export async function* toServerSentEvents(
+  stream: AsyncIterable<ChatCompletionChunk>,
+): AsyncGenerator<string> {
+  let sent = false;
+  try {
+    for await (const chunk of stream) {
+      sent = true;
+      yield `data: ${JSON.stringify(chunk)}\n\n`;
+    }
+  } catch (err) {
+    // Before the first byte the status line can still say what went wrong: let the exception filter answer.
+    if (!sent) throw err;
+    yield `data: ${JSON.stringify(toLlmProviderError(err).toJSON())}\n\n`;
+    return;
+  }
+  yield 'data: [DONE]\n\n';
+}
+
+function asChunkStream(result: unknown): AsyncIterable<ChatCompletionChunk> | undefined {
+  if (isAsyncIterable(result)) return result as AsyncIterable<ChatCompletionChunk>;
+  // An `LlmStreamResult` returned as is.
+  if (
+    result &&
+    typeof result === 'object' &&
+    'stream' in result &&
+    isAsyncIterable((result as { stream: unknown }).stream)
+  ) {
+    return (result as { stream: AsyncIterable<ChatCompletionChunk> }).stream;
+  }
+  return undefined;
+}
+
+function isAsyncIterable(value: unknown): boolean {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === 'function' &&
+    typeof (value as { then?: unknown }).then !== 'function'
+  );
+}
+
+function setHeader(res: HttpResponseLike, name: string, value: string): void {
+  if (typeof res.setHeader === 'function') res.setHeader(name, value);
+  else res.header?.(name, value);
+}

@@ -1,0 +1,103 @@
+import type { ModuleMetadata } from '@nestjs/common';
+import type { CacheControl } from './cache-control.js';
+import type { CacheKeyFn } from './cache-key.policy.js';
+import type { DeterminismPolicy } from './determinism.policy.js';
+import type { LlmProvider } from './llm-provider.interface.js';
+import type { ChatCompletion, ChatCompletionChunk } from './llm.types.js';
+import type { ModelPrice } from './pricing.js';
+
+export interface CoalescingOptions {
+  /** One provider call per key at a time, in-process and across processes (default true). */
+  enabled?: boolean;
+  /** Expiry of the cross-process leader lock; must outlive a slow generation. */
+  lockTtlMs?: number;
+  /** How long a follower waits for the leader's entry before calling the provider itself. */
+  waitTimeoutMs?: number;
+  /** How often a cross-process follower checks whether the leader is done. */
+  pollIntervalMs?: number;
+}
+
+export interface LlmCacheModuleOptions {
+  /** The default provider (also provided as `LLM_PROVIDER`); a call may pass another. */
+  provider?: LlmProvider;
+  /** Entry lifetime (default 1 h). */
+  ttlMs?: number;
+  determinism?: DeterminismPolicy;
+  /** Let tenants share entries (off by default: one tenant never sees another's answers). */
+  shareAcrossTenants?: boolean;
+  /** Put the request's `user` field into the key (off by default: it is abuse tracking, not output-affecting). */
+  includeUserField?: boolean;
+  cacheKeyFn?: CacheKeyFn;
+  keySchemaVersion?: number;
+  /** USD per million tokens by model, merged over the built-in list prices. */
+  pricing?: Record<string, ModelPrice>;
+  coalescing?: CoalescingOptions;
+  /** Store answers cut off by max_tokens (`finish_reason: "length"`); off by default. */
+  storeLengthFinish?: boolean;
+  /** Upper bound of `messages.length` accepted by the validator. */
+  maxMessages?: number;
+}
+
+export interface ResolvedLlmCacheOptions {
+  ttlMs: number;
+  determinism: DeterminismPolicy;
+  shareAcrossTenants: boolean;
+  includeUserField: boolean;
+  cacheKeyFn?: CacheKeyFn;
+  keySchemaVersion: number;
+  pricing: Record<string, ModelPrice>;
+  coalescing: Required<CoalescingOptions>;
+  storeLengthFinish: boolean;
+  maxMessages: number;
+}
+
+export interface LlmCacheModuleExtras {
+  isGlobal?: boolean;
+  /** Modules to import, e.g. a non-global `RedisCacheModule`. */
+  imports?: ModuleMetadata['imports'];
+}
+
+export interface GenerateOptions {
+  tenant?: string;
+  useCache?: boolean;
+  cacheTtlMs?: number;
+  defaultMaxTokens?: number;
+  defaultTemperature?: number;
+  control?: CacheControl;
+  signal?: AbortSignal;
+}
+
+export type LlmCacheStatus = 'hit' | 'miss' | 'refresh' | 'bypass' | 'coalesced';
+
+export interface LlmCacheResult {
+  response: ChatCompletion;
+  /** True when the answer did not come from a provider call made for this request. */
+  cached: boolean;
+  status: LlmCacheStatus;
+  ageMs?: number;
+  key?: string;
+  stored: boolean;
+}
+
+export interface LlmStreamResult {
+  stream: AsyncIterable<ChatCompletionChunk>;
+  cached: boolean;
+  status: LlmCacheStatus;
+  ageMs?: number;
+  key?: string;
+  /** Resolves once the stream is over: whether it was stored. */
+  storedPromise: Promise<boolean>;
+}
+
+export interface LlmCacheStats {
+  hits: number;
+  misses: number;
+  bypasses: number;
+  coalesced: number;
+  errors: number;
+  /** (hits + coalesced) / (hits + coalesced + misses); 0 before any lookup. */
+  cacheHitRatio: number;
+  tokensSaved: number;
+  costSavedUsd: number;
+  latencySavedMs: number;
+}

@@ -1,0 +1,35 @@
+import { Module, type Provider } from '@nestjs/common';
+import type { LlmCacheModuleOptions } from './llm-cache.interfaces.js';
+import { LlmCacheInterceptor } from './llm-cache.interceptor.js';
+import { LlmCacheMetrics } from './llm-cache.metrics.js';
+import { ConfigurableLlmCacheModule, LLM_CACHE_MODULE_OPTIONS } from './llm-cache.module-definition.js';
+import { resolveLlmCacheOptions } from './llm-cache.options.js';
+import { LlmCacheService } from './llm-cache.service.js';
+import { LLM_CACHE_RESOLVED_OPTIONS, LLM_PROVIDER } from './llm.constants.js';
+
+const providers: Provider[] = [
+  {
+    provide: LLM_CACHE_RESOLVED_OPTIONS,
+    useFactory: (options: LlmCacheModuleOptions) => resolveLlmCacheOptions(options),
+    inject: [LLM_CACHE_MODULE_OPTIONS],
+  },
+  {
+    // null when no default provider is configured: every call must then name one.
+    provide: LLM_PROVIDER,
+    useFactory: (options: LlmCacheModuleOptions) => options.provider ?? null,
+    inject: [LLM_CACHE_MODULE_OPTIONS],
+  },
+  LlmCacheMetrics,
+  LlmCacheService,
+  LlmCacheInterceptor,
+];
+
+/**
+ * The LLM cache. Needs `RedisCacheService`: import `RedisCacheModule.forRoot({ isGlobal: true, … })` in the app, or
+ * pass it in `imports`. With Redis down every call still answers from the provider.
+ */
+@Module({
+  providers,
+  exports: [LlmCacheService, LLM_PROVIDER, LLM_CACHE_RESOLVED_OPTIONS, LlmCacheInterceptor, LlmCacheMetrics],
+})
+export class LlmCacheModule extends ConfigurableLlmCacheModule {}

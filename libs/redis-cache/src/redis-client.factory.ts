@@ -3,6 +3,8 @@ import type { ResolvedRedisCacheOptions } from './redis-cache.interfaces.js';
 
 export type RedisClient = Redis | Cluster;
 
+const DISCONNECT_TIMEOUT_MS = 200;
+
 /**
  * Builds the module's one ioredis client. The options are chosen for fail-open caching: no offline queue and one
  * retry per request, so a command on a dead server fails in milliseconds instead of waiting for a reconnect
@@ -18,6 +20,9 @@ export function createRedisClient(options: ResolvedRedisCacheOptions): RedisClie
     commandTimeout: options.commandTimeoutMs,
     connectTimeout: options.connectTimeoutMs,
     connectionName: options.connectionName,
+    // ioredis arms this (ref'd) timer on every disconnect and clears it only on a later 'close' event, which never
+    // comes when the server already died: shutdown after an outage would hold the process 2 s (its default).
+    disconnectTimeout: DISCONNECT_TIMEOUT_MS,
     username: connection.username,
     password: connection.password,
     tls,

@@ -46,6 +46,7 @@ export class AppModule implements NestModule {
         LlmCacheModule.forRoot({
           provider: provider ?? createLlmProvider(config.llm),
           ttlMs: config.cacheTtlMs,
+          maxMessages: config.maxMessages,
           isGlobal: true,
         }),
         TerminusModule,

@@ -1,0 +1,111 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Redis } from 'ioredis';
+import { FakeOpenAiServer } from '../harness/fake-openai-server.js';
+import { RedisServer } from '../harness/redis-server.js';
+import { call, startChatbot, upstreamEnv, type TestChatbot } from './chatbot-test-app.js';
+
+const ADMIN = 'admin-token-0123456789';
+const KEY = 'key-admin-tenant-1';
+
+describe('cache admin routes', () => {
+  let redis: RedisServer;
+  let fake: FakeOpenAiServer;
+  let bot: TestChatbot;
+  const admin = (path: string, method = 'GET', token: string | null = ADMIN) =>
+    call(`${bot.url}${path}`, { method, headers: token ? { authorization: `Bearer ${token}` } : {} });
+  const chat = (message: string) =>
+    call(`${bot.url}/chat`, { body: { message }, headers: { authorization: `Bearer ${KEY}` } });
+
+  beforeAll(async () => {
+    redis = await RedisServer.start();
+    fake = await new FakeOpenAiServer().start();
+    bot = await startChatbot(
+      upstreamEnv(redis.url, fake.baseURL, {
+        ADMIN_TOKEN: ADMIN,
+        CHATBOT_API_KEYS: `acme:${KEY}`,
+        CACHE_PREFIX: 'adm',
+      }),
+    );
+  });
+  afterAll(async () => {
+    await bot?.close();
+    await fake?.stop();
+    await redis?.stop();
+  });
+
+  it.each([
+    ['GET', '/cache/stats'],
+    ['GET', '/cache/info'],
+    ['DELETE', '/cache?pattern=*'],
+  ])('rejects %s %s without the admin token (401) and with a wrong one (401)', async (method, path) => {
+    const none = await admin(path, method, null);
+    expect(none.status).toBe(401);
+    expect(none.body.error.message).toMatch(/admin token/i);
+    const wrong = await admin(path, method, 'not-the-admin-token');
+    expect(wrong.status).toBe(401);
+    // A tenant's API key is not an admin token.
+    expect((await admin(path, method, KEY)).status).toBe(401);
+  });
+
+  it('reports hit ratio, tokens and dollars saved on GET /cache/stats', async () => {
+    await chat('stats question');
+    await chat('stats question');
+    const { status, body } = await admin('/cache/stats');
+    expect(status).toBe(200);
+    expect(body).toMatchObject({
+      hits: expect.any(Number),
+      misses: expect.any(Number),
+      cacheHitRatio: expect.any(Number),
+      tokensSaved: expect.any(Number),
+      costSavedUsd: expect.any(Number),
+    });
+    expect(body.hits).toBeGreaterThanOrEqual(1);
+    expect(body.misses).toBeGreaterThanOrEqual(1);
+    expect(body.tokensSaved).toBeGreaterThan(0);
+  });
+
+  it('summarizes Redis INFO on GET /cache/info', async () => {
+    const { status, body } = await admin('/cache/info');
+    expect(status).toBe(200);
+    expect(body).toMatchObject({ mode: 'standalone', connected: true, redisVersion: expect.any(String) });
+    expect(body.keys).toBeGreaterThan(0);
+    expect(body.nodes).toEqual([expect.stringContaining(String(redis.port))]);
+  });
+
+  it('deletes only LLM cache entries on DELETE /cache and returns the count', async () => {
+    const first = await chat('to be cleared');
+    await chat('to be cleared, too');
+    const convKey = `adm:conv:acme:${first.body.conversationId}`;
+    const { status, body } = await admin('/cache?pattern=*', 'DELETE');
+    expect(status).toBe(200);
+    expect(body.deleted).toBeGreaterThanOrEqual(2);
+    expect((await chat('to be cleared')).body.cached).toBe(false);
+    // Conversations are not part of the LLM cache: the history survives a cache clear.
+    const client = new Redis(redis.port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 1 });
+    try {
+      await client.connect();
+      expect(await client.exists(convKey)).toBe(1);
+    } finally {
+      client.disconnect();
+    }
+  });
+
+  it('rejects an invalid pattern with 400 naming it', async () => {
+    const res = await admin(`/cache?pattern=${encodeURIComponent('a b')}`, 'DELETE');
+    expect(res.status).toBe(400);
+    expect(res.body.error.param).toBe('pattern');
+  });
+
+  it('disables the admin routes (403) when ADMIN_TOKEN is unset', async () => {
+    const open = await startChatbot(upstreamEnv(redis.url, fake.baseURL, { CACHE_PREFIX: 'adm2' }));
+    try {
+      const res = await call(`${open.url}/cache/stats`, {
+        headers: { authorization: 'Bearer anything-at-all' },
+      });
+      expect(res.status).toBe(403);
+      expect(res.body.error.message).toMatch(/ADMIN_TOKEN/);
+    } finally {
+      await open.close();
+    }
+  });
+});

@@ -1,0 +1,363 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { FakeOpenAiServer } from '../harness/fake-openai-server.js';
+import { RedisServer } from '../harness/redis-server.js';
+import { call, startChatbot, upstreamEnv, type TestChatbot } from './chatbot-test-app.js';
+
+const BODY_LIMIT_BYTES = 16 * 1024;
+const MAX_MESSAGES = 8;
+const MAX_MESSAGE_CHARS = 200;
+const user = (content: unknown) => ({ role: 'user', content });
+const ok = { model: 'fake-model', messages: [user('hi')] };
+
+interface BadInput {
+  name: string;
+  path: '/v1/chat/completions' | '/chat';
+  /** A JSON value to send, or `raw` text for what JSON.stringify cannot produce. */
+  body?: unknown;
+  raw?: string;
+  headers?: Record<string, string>;
+  status: number;
+  /** Expected `error.param` (the offending field), when the error is about one field. */
+  param?: string | RegExp;
+}
+
+const cases: BadInput[] = [
+  // Body framing
+  { name: 'malformed JSON', path: '/v1/chat/completions', raw: '{"model": "x", "messages": [', status: 400 },
+  { name: 'malformed JSON on /chat', path: '/chat', raw: '{message: hi}', status: 400 },
+  { name: 'a JSON array body', path: '/v1/chat/completions', raw: '[1,2]', status: 400 },
+  { name: 'a JSON string body', path: '/v1/chat/completions', raw: '"hello"', status: 400 },
+  { name: 'a JSON null body', path: '/chat', raw: 'null', status: 400 },
+  { name: 'an empty body', path: '/v1/chat/completions', raw: '', status: 400 },
+  {
+    name: 'a text/plain body',
+    path: '/chat',
+    raw: 'hello',
+    headers: { 'content-type': 'text/plain' },
+    status: 400,
+  },
+  {
+    name: 'an oversize body',
+    path: '/v1/chat/completions',
+    body: { ...ok, messages: [user('x'.repeat(BODY_LIMIT_BYTES + 1))] },
+    status: 413,
+  },
+  // /v1/chat/completions fields
+  {
+    name: 'missing messages',
+    path: '/v1/chat/completions',
+    body: { model: 'fake-model' },
+    status: 400,
+    param: 'messages',
+  },
+  {
+    name: 'messages not an array',
+    path: '/v1/chat/completions',
+    body: { ...ok, messages: 'hi' },
+    status: 400,
+    param: 'messages',
+  },
+  {
+    name: 'empty messages',
+    path: '/v1/chat/completions',
+    body: { ...ok, messages: [] },
+    status: 400,
+    param: 'messages',
+  },
+  {
+    name: 'too many messages',
+    path: '/v1/chat/completions',
+    body: { ...ok, messages: Array.from({ length: MAX_MESSAGES + 1 }, () => user('hi')) },
+    status: 400,
+    param: 'messages',
+  },
+  {
+    name: 'a message that is a string',
+    path: '/v1/chat/completions',
+    body: { ...ok, messages: ['hi'] },
+    status: 400,
+    param: /messages\[0\]/,
+  },
+  {
+    name: 'a message without role',
+    path: '/v1/chat/completions',
+    body: { ...ok, messages: [{ content: 'hi' }] },
+    status: 400,
+    param: /messages\[0\]/,
+  },
+  {
+    name: 'an unknown role',
+    path: '/v1/chat/completions',
+    body: { ...ok, messages: [{ role: 'wizard', content: 'hi' }] },
+    status: 400,
+    param: /messages\[0\]/,
+  },
+  {
+    name: 'numeric content',
+    path: '/v1/chat/completions',
+    body: { ...ok, messages: [user(42)] },
+    status: 400,
+    param: /messages\[0\]/,
+  },
+  {
+    name: 'content parts that are not objects',
+    path: '/v1/chat/completions',
+    body: { ...ok, messages: [user([1, 2])] },
+    status: 400,
+    param: /messages\[0\]/,
+  },
+  {
+    name: 'missing model',
+    path: '/v1/chat/completions',
+    body: { messages: [user('hi')] },
+    status: 400,
+    param: 'model',
+  },
+  {
+    name: 'an empty model',
+    path: '/v1/chat/completions',
+    body: { ...ok, model: '' },
+    status: 400,
+    param: 'model',
+  },
+  {
+    name: 'a numeric model',
+    path: '/v1/chat/completions',
+    body: { ...ok, model: 5 },
+    status: 400,
+    param: 'model',
+  },
+  {
+    name: 'temperature as a string',
+    path: '/v1/chat/completions',
+    body: { ...ok, temperature: 'hot' },
+    status: 400,
+    param: 'temperature',
+  },
+  {
+    name: 'temperature above 2',
+    path: '/v1/chat/completions',
+    body: { ...ok, temperature: 3 },
+    status: 400,
+    param: 'temperature',
+  },
+  {
+    name: 'negative temperature',
+    path: '/v1/chat/completions',
+    body: { ...ok, temperature: -1 },
+    status: 400,
+    param: 'temperature',
+  },
+  {
+    name: 'top_p above 1',
+    path: '/v1/chat/completions',
+    body: { ...ok, top_p: 1.5 },
+    status: 400,
+    param: 'top_p',
+  },
+  {
+    name: 'max_tokens 0',
+    path: '/v1/chat/completions',
+    body: { ...ok, max_tokens: 0 },
+    status: 400,
+    param: 'max_tokens',
+  },
+  {
+    name: 'fractional max_tokens',
+    path: '/v1/chat/completions',
+    body: { ...ok, max_tokens: 1.5 },
+    status: 400,
+    param: 'max_tokens',
+  },
+  {
+    name: 'max_tokens as a string',
+    path: '/v1/chat/completions',
+    body: { ...ok, max_tokens: '10' },
+    status: 400,
+    param: 'max_tokens',
+  },
+  { name: 'n of 0', path: '/v1/chat/completions', body: { ...ok, n: 0 }, status: 400, param: 'n' },
+  {
+    name: 'fractional seed',
+    path: '/v1/chat/completions',
+    body: { ...ok, seed: 1.5 },
+    status: 400,
+    param: 'seed',
+  },
+  {
+    name: 'five stop sequences',
+    path: '/v1/chat/completions',
+    body: { ...ok, stop: ['a', 'b', 'c', 'd', 'e'] },
+    status: 400,
+    param: 'stop',
+  },
+  {
+    name: 'stream as a string',
+    path: '/v1/chat/completions',
+    body: { ...ok, stream: 'yes' },
+    status: 400,
+    param: 'stream',
+  },
+  {
+    name: 'stream_options as a string',
+    path: '/v1/chat/completions',
+    body: { ...ok, stream_options: 'x' },
+    status: 400,
+    param: 'stream_options',
+  },
+  {
+    name: 'presence_penalty out of range',
+    path: '/v1/chat/completions',
+    body: { ...ok, presence_penalty: 5 },
+    status: 400,
+    param: 'presence_penalty',
+  },
+  {
+    name: 'logit_bias out of range',
+    path: '/v1/chat/completions',
+    body: { ...ok, logit_bias: { '50256': 200 } },
+    status: 400,
+    param: /logit_bias/,
+  },
+  {
+    name: 'tools not an array',
+    path: '/v1/chat/completions',
+    body: { ...ok, tools: 'get_weather' },
+    status: 400,
+    param: 'tools',
+  },
+  {
+    name: 'an unknown tool_choice',
+    path: '/v1/chat/completions',
+    body: { ...ok, tool_choice: 'sometimes' },
+    status: 400,
+    param: 'tool_choice',
+  },
+  {
+    name: 'response_format as a string',
+    path: '/v1/chat/completions',
+    body: { ...ok, response_format: 'json' },
+    status: 400,
+    param: 'response_format',
+  },
+  {
+    name: 'an invalid body cache control',
+    path: '/v1/chat/completions',
+    body: { ...ok, cache: { 'max-age': 'soon' } },
+    status: 400,
+  },
+  {
+    name: 'an invalid Cache-Control header',
+    path: '/v1/chat/completions',
+    body: ok,
+    headers: { 'cache-control': 'max-age=-1' },
+    status: 400,
+  },
+  // POST /chat fields
+  { name: 'missing message', path: '/chat', body: {}, status: 400, param: 'message' },
+  { name: 'an empty message', path: '/chat', body: { message: '   ' }, status: 400, param: 'message' },
+  { name: 'a numeric message', path: '/chat', body: { message: 42 }, status: 400, param: 'message' },
+  {
+    name: 'an over-long message',
+    path: '/chat',
+    body: { message: 'x'.repeat(MAX_MESSAGE_CHARS + 1) },
+    status: 400,
+    param: 'message',
+  },
+  {
+    name: 'a conversationId with a path in it',
+    path: '/chat',
+    body: { message: 'hi', conversationId: '../other:tenant' },
+    status: 400,
+    param: 'conversationId',
+  },
+  {
+    name: 'a numeric conversationId',
+    path: '/chat',
+    body: { message: 'hi', conversationId: 123 },
+    status: 400,
+    param: 'conversationId',
+  },
+  {
+    name: 'a misspelled field',
+    path: '/chat',
+    body: { message: 'hi', temprature: 0.5 },
+    status: 400,
+    param: 'temprature',
+  },
+  {
+    name: 'temperature out of range on /chat',
+    path: '/chat',
+    body: { message: 'hi', temperature: 9 },
+    status: 400,
+    param: 'temperature',
+  },
+  {
+    name: 'negative max_tokens on /chat',
+    path: '/chat',
+    body: { message: 'hi', max_tokens: -1 },
+    status: 400,
+    param: 'max_tokens',
+  },
+  {
+    name: 'a non-string model on /chat',
+    path: '/chat',
+    body: { message: 'hi', model: ['a'] },
+    status: 400,
+    param: 'model',
+  },
+];
+
+describe('bad input → 4xx in OpenAI error shape, never 5xx, never an upstream call', () => {
+  let redis: RedisServer;
+  let fake: FakeOpenAiServer;
+  let bot: TestChatbot;
+
+  beforeAll(async () => {
+    redis = await RedisServer.start();
+    fake = await new FakeOpenAiServer().start();
+    bot = await startChatbot(
+      upstreamEnv(redis.url, fake.baseURL, {
+        BODY_LIMIT_BYTES: String(BODY_LIMIT_BYTES),
+        MAX_MESSAGES: String(MAX_MESSAGES),
+        MAX_MESSAGE_CHARS: String(MAX_MESSAGE_CHARS),
+      }),
+    );
+  });
+  afterAll(async () => {
+    await bot?.close();
+    await fake?.stop();
+    await redis?.stop();
+  });
+
+  it('has a table of at least 30 cases', () => {
+    expect(cases.length).toBeGreaterThanOrEqual(30);
+  });
+
+  it.each(cases.map((c) => [c.name, c] as const))('rejects %s', async (_name, c) => {
+    const res = await call(`${bot.url}${c.path}`, { body: c.body, rawBody: c.raw, headers: c.headers });
+    expect(res.status).toBe(c.status);
+    expect(Object.keys(res.body)).toEqual(['error']);
+    const { error } = res.body;
+    expect(Object.keys(error).sort()).toEqual(['code', 'message', 'param', 'type']);
+    expect(error).toMatchObject({ message: expect.any(String), type: expect.any(String) });
+    expect(error.message.length).toBeGreaterThan(5);
+    if (c.param !== undefined) expect(error.param).toEqual(expect.stringMatching(c.param));
+    expect(fake.callCount).toBe(0);
+  });
+
+  it('answers an unknown route with 404 in the same shape', async () => {
+    const res = await call(`${bot.url}/v1/embeddings`, { body: { input: 'x' } });
+    expect(res.status).toBe(404);
+    expect(res.body.error).toMatchObject({
+      message: expect.stringContaining('/v1/embeddings'),
+      type: 'not_found_error',
+    });
+  });
+
+  it('still answers a valid request after all of that', async () => {
+    const res = await call(`${bot.url}/v1/chat/completions`, { body: ok });
+    expect(res.status).toBe(200);
+    expect(res.body.choices[0].message.content).toEqual(expect.any(String));
+  });
+});

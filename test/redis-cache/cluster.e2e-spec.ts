@@ -7,7 +7,7 @@ import type { TestingModule } from '@nestjs/testing';
 import { Redis } from 'ioredis';
 import { RedisCacheService } from '@llm-cache/redis-cache';
 import { RedisCluster } from '../harness/redis-server.js';
-import { cacheModule } from './support.js';
+import { cacheModule, rawClient } from './support.js';
 
 describe('RedisCacheService on a 3-master cluster', () => {
   let cluster: RedisCluster;
@@ -27,7 +27,7 @@ describe('RedisCacheService on a 3-master cluster', () => {
 
   beforeAll(async () => {
     cluster = await RedisCluster.start();
-    nodes = cluster.nodes.map((n) => new Redis({ host: '127.0.0.1', port: n.port, maxRetriesPerRequest: 1 }));
+    nodes = cluster.nodes.map((n) => rawClient(n.port));
     mod = await cacheModule({
       cluster: { nodes: cluster.startupNodes.slice(0, 1) },
       keyPrefix: 'c',

@@ -5,7 +5,8 @@ import { RedisCacheModule, type RedisCacheModuleOptions } from '@llm-cache/redis
 
 /** A plain ioredis client for looking at the server behind the module's back (not the module's own client). */
 export function rawClient(port: number): Redis {
-  return new Redis({ host: '127.0.0.1', port, lazyConnect: false, maxRetriesPerRequest: 1 });
+  // A short disconnectTimeout: ioredis otherwise holds a 2 s timer after disconnecting from a dead server.
+  return new Redis({ host: '127.0.0.1', port, maxRetriesPerRequest: 1, disconnectTimeout: 50 });
 }
 
 /** Compiles and initializes a testing module around `RedisCacheModule.forRoot(options)`. */

@@ -90,7 +90,9 @@ export class MockProvider implements LlmProvider {
   }
 
   protected answer(req: ChatCompletionRequest) {
-    const digest = createHash('sha256').update(JSON.stringify(req)).digest('hex');
+    // Same answer whether it is streamed or not, like a real model at temperature 0.
+    const { stream: _stream, stream_options: _options, ...material } = req;
+    const digest = createHash('sha256').update(JSON.stringify(material)).digest('hex');
     const last = [...(req.messages ?? [])].reverse().find((m) => m.role === 'user');
     const said = typeof last?.content === 'string' ? last.content.slice(0, 80) : 'your message';
     const text = `[mock] You said: "${said}". This is a canned answer (${digest.slice(0, 8)}) from the mock provider.`;

@@ -1,0 +1,73 @@
+import { describe, expect, it } from '@jest/globals';
+import { LlmRequestValidationError } from './llm-cache.errors.js';
+import { validateChatCompletionRequest } from './request.validator.js';
+
+const ok = { model: 'm', messages: [{ role: 'user', content: 'hi' }] };
+
+function paramOf(body: unknown, maxMessages?: number): string | undefined {
+  try {
+    validateChatCompletionRequest(body, { maxMessages });
+    return undefined;
+  } catch (err) {
+    expect(err).toBeInstanceOf(LlmRequestValidationError);
+    expect((err as LlmRequestValidationError).status).toBe(400);
+    return (err as LlmRequestValidationError).param;
+  }
+}
+
+describe('validateChatCompletionRequest', () => {
+  it('accepts a minimal request, tool turns and unknown fields', () => {
+    expect(paramOf(ok)).toBeUndefined();
+    expect(
+      paramOf({
+        ...ok,
+        reasoning_effort: 'low',
+        tools: [{ type: 'function', function: { name: 'get_weather', parameters: { type: 'object' } } }],
+        messages: [
+          { role: 'user', content: [{ type: 'text', text: 'hi' }] },
+          {
+            role: 'assistant',
+            content: null,
+            tool_calls: [{ id: 'c1', type: 'function', function: { name: 'f', arguments: '{}' } }],
+          },
+          { role: 'tool', tool_call_id: 'c1', content: '{"t":20}' },
+        ],
+      }),
+    ).toBeUndefined();
+  });
+
+  it.each([
+    [null, ''],
+    [{ messages: ok.messages }, 'model'],
+    [{ ...ok, model: 3 }, 'model'],
+    [{ model: 'm' }, 'messages'],
+    [{ model: 'm', messages: [] }, 'messages'],
+    [{ model: 'm', messages: {} }, 'messages'],
+    [{ model: 'm', messages: [{ role: 'wizard', content: 'x' }] }, 'messages[0].role'],
+    [{ model: 'm', messages: [{ role: 'user' }] }, 'messages[0].content'],
+    [{ model: 'm', messages: [{ role: 'user', content: 5 }] }, 'messages[0].content'],
+    [{ model: 'm', messages: [{ role: 'tool', content: 'x' }] }, 'messages[0].tool_call_id'],
+    [{ ...ok, temperature: 2.5 }, 'temperature'],
+    [{ ...ok, temperature: '1' }, 'temperature'],
+    [{ ...ok, top_p: 1.1 }, 'top_p'],
+    [{ ...ok, max_tokens: 0 }, 'max_tokens'],
+    [{ ...ok, max_tokens: 1.5 }, 'max_tokens'],
+    [{ ...ok, n: 0 }, 'n'],
+    [{ ...ok, stop: ['a', 'b', 'c', 'd', 'e'] }, 'stop'],
+    [{ ...ok, stop: 3 }, 'stop'],
+    [{ ...ok, stream: 'yes' }, 'stream'],
+    [{ ...ok, tools: {} }, 'tools'],
+    [{ ...ok, tools: [{ type: 'function', function: {} }] }, 'tools[0].function.name'],
+    [{ ...ok, tool_choice: 'always' }, 'tool_choice'],
+    [{ ...ok, logit_bias: { '1': 500 } }, 'logit_bias.1'],
+    [{ ...ok, response_format: 'json' }, 'response_format'],
+  ])('rejects %j naming %s', (body, param) => {
+    expect(paramOf(body)).toBe(param);
+  });
+
+  it('bounds the number of messages', () => {
+    const many = { model: 'm', messages: Array.from({ length: 5 }, () => ({ role: 'user', content: 'x' })) };
+    expect(paramOf(many, 4)).toBe('messages');
+    expect(paramOf(many, 5)).toBeUndefined();
+  });
+});

@@ -1,6 +1,7 @@
 export * from './cache-control.js';
 export * from './cache-key.policy.js';
 export * from './cache-llm-response.decorator.js';
+export * from './chunk-broadcast.js';
 export * from './determinism.policy.js';
 export * from './llm-cache.decorators.js';
 export * from './llm-cache.errors.js';

@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { RedisCacheService } from '@llm-cache/redis-cache';
 import type { CacheControl } from './cache-control.js';
+import { ChunkBroadcast } from './chunk-broadcast.js';
 import { CacheKeyPolicy, type CacheKeyExplanation } from './cache-key.policy.js';
 import { isCacheableUnder } from './determinism.policy.js';
 import { LlmCacheMissError } from './llm-cache.errors.js';
@@ -146,7 +147,7 @@ export class LlmCacheService {
     const includeUsage = request.stream_options?.include_usage === true;
     if (!plan.key) {
       const upstream = await this.openUpstreamStream(plan, { ...plan.request, stream: true });
-      const stream = this.forward(upstream, includeUsage, () => undefined, plan, false);
+      const stream = this.forward(upstream, includeUsage, plan);
       return this.finishStream(plan, {
         stream,
         cached: false,
@@ -159,33 +160,83 @@ export class LlmCacheService {
       return this.finishStream(plan, this.replay(plan, found, 'hit', includeUsage), found.entry.ttlMs);
     this.refuseIfOnlyIfCached(plan);
 
-    const outcome = await this.coordinate(plan, async (release) => {
-      const t0 = performance.now();
-      // Usage is always asked of the upstream (and hidden from a client that did not ask) so hits can count it.
-      const upstream = await this.openUpstreamStream(plan, {
-        ...plan.request,
-        stream: true,
-        stream_options: { ...(plan.request.stream_options ?? {}), include_usage: true },
-      });
-      let resolveStored!: (stored: boolean) => void;
-      const storedPromise = new Promise<boolean>((r) => (resolveStored = r));
-      const onEnd = async (chunks: ChatCompletionChunk[] | undefined) => {
-        const entry =
-          chunks && isCompleteStream(chunks, this.options.storeLengthFinish)
-            ? this.newEntry(plan, performance.now() - t0, { chunks })
-            : undefined;
-        const stored = entry ? await this.store(plan, entry) : false;
-        await release(entry);
-        resolveStored(stored);
-      };
-      return { stream: this.forward(upstream, includeUsage, onEnd, plan, true), storedPromise };
-    });
+    const outcome = await this.coordinate(plan, (release) => this.leadStream(plan, includeUsage, release));
     if (outcome.role === 'follower') {
       const { found: f } = outcome;
       return this.finishStream(plan, this.replay(plan, f, 'coalesced', includeUsage), f.entry.ttlMs);
     }
     const status = plan.control.noCache ? 'refresh' : 'miss';
     return this.finishStream(plan, { ...outcome.result, cached: false, status, key: plan.key });
+  }
+
+  /**
+   * A streamed miss: the upstream is read by a pump into a buffer (captured for the cache) while the caller reads the
+   * buffer. The caller stopping early, its abort signal, an upstream error or an incomplete answer store nothing.
+   */
+  protected async leadStream(
+    plan: LlmCallPlan,
+    includeUsage: boolean,
+    release: Release,
+  ): Promise<{ stream: AsyncIterable<ChatCompletionChunk>; storedPromise: Promise<boolean> }> {
+    const t0 = performance.now();
+    const stop = new AbortController();
+    const signal = plan.signal ? AbortSignal.any([plan.signal, stop.signal]) : stop.signal;
+    // Usage is always asked of the upstream (and hidden from a client that did not ask) so hits can count it.
+    const upstream = await this.openUpstreamStream(
+      plan,
+      {
+        ...plan.request,
+        stream: true,
+        stream_options: { ...(plan.request.stream_options ?? {}), include_usage: true },
+      },
+      signal,
+    );
+    const broadcast = new ChunkBroadcast();
+    const storedPromise = this.pump(upstream, broadcast, signal).then(async (clean) => {
+      this.metrics.recordDuration(performance.now() - plan.startMs, false);
+      const entry =
+        clean && isCompleteStream(broadcast.chunks, this.options.storeLengthFinish)
+          ? this.newEntry(plan, performance.now() - t0, { chunks: broadcast.chunks })
+          : undefined;
+      const stored = entry ? await this.store(plan, entry) : false;
+      await release(entry);
+      return stored;
+    });
+    async function* relay(): AsyncGenerator<ChatCompletionChunk> {
+      try {
+        for await (const chunk of broadcast.read()) {
+          const out = chunkForClient(chunk, includeUsage);
+          if (out) yield out;
+        }
+      } finally {
+        // The caller stopped reading before the end: cancel the upstream call, store nothing.
+        if (!broadcast.isEnded) stop.abort();
+      }
+    }
+    return { stream: relay(), storedPromise };
+  }
+
+  /** Reads the upstream to its end into `broadcast`; resolves whether it ended cleanly (never rejects). */
+  private async pump(
+    upstream: { iterator: AsyncIterator<ChatCompletionChunk>; first: IteratorResult<ChatCompletionChunk> },
+    broadcast: ChunkBroadcast,
+    signal: AbortSignal,
+  ): Promise<boolean> {
+    try {
+      let step = upstream.first;
+      while (!step.done) {
+        broadcast.push(step.value);
+        step = await upstream.iterator.next();
+      }
+      if (signal.aborted)
+        throw new LlmProviderError('stream aborted by the caller', { status: 408, type: 'aborted' });
+      broadcast.end();
+      return true;
+    } catch (err) {
+      broadcast.end(this.failed(err));
+      await upstream.iterator.return?.().catch(() => undefined);
+      return false;
+    }
   }
 
   /** Deletes entries under `<prefix>:llm:<pattern>` (never locks or stats); resolves to the count deleted. */
@@ -408,8 +459,9 @@ export class LlmCacheService {
   protected async openUpstreamStream(
     plan: LlmCallPlan,
     request: ChatCompletionRequest,
+    signal = plan.signal,
   ): Promise<{ iterator: AsyncIterator<ChatCompletionChunk>; first: IteratorResult<ChatCompletionChunk> }> {
-    const iterator = plan.provider.stream(request, { signal: plan.signal })[Symbol.asyncIterator]();
+    const iterator = plan.provider.stream(request, { signal })[Symbol.asyncIterator]();
     try {
       return { iterator, first: await iterator.next() };
     } catch (err) {
@@ -417,23 +469,16 @@ export class LlmCacheService {
     }
   }
 
-  /**
-   * Forwards an upstream stream to the caller while capturing it; `onEnd` gets the chunks after a clean end, or
-   * nothing after an error, an abort or a caller that stopped reading (then the upstream request is cancelled).
-   */
+  /** Forwards an upstream stream to the caller as is (a bypass: nothing is captured or stored). */
   protected async *forward(
     upstream: { iterator: AsyncIterator<ChatCompletionChunk>; first: IteratorResult<ChatCompletionChunk> },
     includeUsage: boolean,
-    onEnd: (chunks: ChatCompletionChunk[] | undefined) => Promise<void> | void,
     plan: LlmCallPlan,
-    capture: boolean,
   ): AsyncGenerator<ChatCompletionChunk> {
-    const chunks: ChatCompletionChunk[] = [];
     let clean = false;
     try {
       let step = upstream.first;
       while (!step.done) {
-        if (capture) chunks.push(step.value);
         const out = chunkForClient(step.value, includeUsage);
         if (out) yield out;
         try {
@@ -442,15 +487,11 @@ export class LlmCacheService {
           throw this.failed(err);
         }
       }
-      clean = !plan.signal?.aborted;
+      clean = true;
     } finally {
+      // A caller that stops reading early cancels the upstream request.
       if (!clean) await upstream.iterator.return?.().catch(() => undefined);
       this.metrics.recordDuration(performance.now() - plan.startMs, false);
-      try {
-        await onEnd(clean ? chunks : undefined);
-      } catch (err) {
-        this.logger.warn(`storing a streamed answer failed: ${(err as Error).message}`);
-      }
     }
   }
 

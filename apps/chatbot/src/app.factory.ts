@@ -2,6 +2,8 @@ import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { LoggerService, LogLevel } from '@nestjs/common';
 import { AppModule, type ChatbotAppOptions } from './app.module.js';
+import type { HttpRequest, HttpResponse } from './common/http.types.js';
+import { HttpMetricsMiddleware } from './metrics/http-metrics.middleware.js';
 
 export interface CreateChatbotAppOptions extends ChatbotAppOptions {
   logger?: LoggerService | LogLevel[] | false;
@@ -15,6 +17,10 @@ export async function createChatbotApp(options: CreateChatbotAppOptions): Promis
     logger: options.logger,
     abortOnError: false,
   });
+  // Plain Express middleware rather than a Nest one: Nest binds middleware to routes, and requests that match none
+  // (404s) or fail in the body parser (413) must be counted too.
+  const httpMetrics = app.get(HttpMetricsMiddleware);
+  app.use((req: HttpRequest, res: HttpResponse, next: () => void) => httpMetrics.use(req, res, next));
   app.useBodyParser('json', { limit: options.config.bodyLimitBytes });
   app.disable('x-powered-by');
   app.enableShutdownHooks();

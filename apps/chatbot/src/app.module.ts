@@ -13,6 +13,7 @@ import { RedisCacheModule } from '@llm-cache/redis-cache';
 import { AdminController } from './admin/admin.controller.js';
 import { AdminGuard } from './auth/admin.guard.js';
 import { ApiKeyGuard } from './auth/api-key.guard.js';
+import { AuthModeNotice } from './auth/auth-mode.notice.js';
 import { ChatController } from './chat/chat.controller.js';
 import { ChatService } from './chat/chat.service.js';
 import { ConversationStore } from './chat/conversation.store.js';
@@ -36,7 +37,7 @@ export interface ChatbotAppOptions {
 }
 
 @Module({})
-export class AppModule implements NestModule {
+export class AppModule {
   /** Builds the whole app from an explicit config, so tests can start it with their own Redis and upstream. */
   static register({ config, metricsExporter, provider }: ChatbotAppOptions): DynamicModule {
     return {
@@ -58,15 +59,12 @@ export class AppModule implements NestModule {
         { provide: APP_FILTER, useClass: OpenAiExceptionFilter },
         ApiKeyGuard,
         AdminGuard,
+        AuthModeNotice,
         ChatService,
         ConversationStore,
         GracefulShutdown,
         HttpMetricsMiddleware,
       ],
     };
-  }
-
-  configure(consumer: MiddlewareConsumer): void {
-    consumer.apply(HttpMetricsMiddleware).forRoutes({ path: '{*path}', method: RequestMethod.ALL });
   }
 }

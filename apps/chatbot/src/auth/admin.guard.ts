@@ -1,10 +1,4 @@
-import {
-  type CanActivate,
-  type ExecutionContext,
-  Injectable,
-  Logger,
-  type OnModuleInit,
-} from '@nestjs/common';
+import { type CanActivate, type ExecutionContext, Injectable } from '@nestjs/common';
 import { ApiError } from '../common/api-error.js';
 import type { HttpRequest } from '../common/http.types.js';
 import type { ChatbotConfig } from '../config/chatbot.config.js';
@@ -16,16 +10,8 @@ import { bearerToken, secretEquals } from './secret-compare.js';
  * routes are disabled (403) rather than open: clearing a shared cache is not a dev-mode convenience.
  */
 @Injectable()
-export class AdminGuard implements CanActivate, OnModuleInit {
-  protected readonly logger = new Logger('AdminGuard');
-
+export class AdminGuard implements CanActivate {
   constructor(@InjectChatbotConfig() protected readonly config: ChatbotConfig) {}
-
-  onModuleInit(): void {
-    if (!this.config.adminToken) {
-      this.logger.warn('ADMIN_TOKEN is not set: the /cache admin routes are disabled (403).');
-    }
-  }
 
   canActivate(context: ExecutionContext): boolean {
     const request = context.switchToHttp().getRequest<HttpRequest>();

@@ -1,10 +1,4 @@
-import {
-  type CanActivate,
-  type ExecutionContext,
-  Injectable,
-  Logger,
-  type OnModuleInit,
-} from '@nestjs/common';
+import { type CanActivate, type ExecutionContext, Injectable } from '@nestjs/common';
 import { ApiError } from '../common/api-error.js';
 import type { HttpRequest } from '../common/http.types.js';
 import type { ChatbotConfig, TenantApiKey } from '../config/chatbot.config.js';
@@ -20,19 +14,8 @@ export const OPEN_MODE_TENANT = 'default';
  * the client's word (a header or body field), only from the key.
  */
 @Injectable()
-export class ApiKeyGuard implements CanActivate, OnModuleInit {
-  protected readonly logger = new Logger('ApiKeyGuard');
-
+export class ApiKeyGuard implements CanActivate {
   constructor(@InjectChatbotConfig() protected readonly config: ChatbotConfig) {}
-
-  onModuleInit(): void {
-    if (this.config.apiKeys === null) {
-      this.logger.warn(
-        'CHATBOT_API_KEYS is not set: OPEN DEV MODE, anyone can call the chat API as tenant "default". ' +
-          'Set CHATBOT_API_KEYS=tenant:key,… before exposing this service.',
-      );
-    }
-  }
 
   canActivate(context: ExecutionContext): boolean {
     const request = context.switchToHttp().getRequest<HttpRequest>();

@@ -18,6 +18,7 @@ import { InjectChatbotConfig } from '../config/chatbot-config.constants.js';
 export class GracefulShutdown implements BeforeApplicationShutdown, OnApplicationShutdown {
   private readonly logger = new Logger('GracefulShutdown');
   private timer?: NodeJS.Timeout;
+  private sweeper?: NodeJS.Timeout;
 
   constructor(
     private readonly adapterHost: HttpAdapterHost,
@@ -28,8 +29,11 @@ export class GracefulShutdown implements BeforeApplicationShutdown, OnApplicatio
     const server = this.adapterHost.httpAdapter?.getHttpServer() as Server | undefined;
     if (!server?.listening) return;
     if (signal) this.logger.log(`${signal}: no new connections; finishing in-flight requests`);
-    // Idle keep-alive sockets would otherwise hold `close()` open until their own timeout.
+    // A keep-alive socket holds `close()` open until the client's idle timeout (seconds), also one that goes idle
+    // only when its in-flight response ends: sweep idle sockets until the server has closed.
     server.closeIdleConnections();
+    this.sweeper = setInterval(() => server.closeIdleConnections(), 50);
+    this.sweeper.unref();
     this.timer = setTimeout(() => {
       this.logger.warn(
         `in-flight requests still open after ${this.config.shutdownTimeoutMs} ms: closing them`,
@@ -41,5 +45,6 @@ export class GracefulShutdown implements BeforeApplicationShutdown, OnApplicatio
 
   onApplicationShutdown(): void {
     if (this.timer) clearTimeout(this.timer);
+    if (this.sweeper) clearInterval(this.sweeper);
   }
 }

@@ -1,0 +1,177 @@
+/**
+ * The built app as users run it (`npm start` = build + `node dist/apps/chatbot/main.js`), in a child process with a
+ * clean environment: a fresh machine with nothing configured, an invalid configuration, an upstream timeout under a
+ * real Node realm, and SIGTERM with a request in flight.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { resolve } from 'node:path';
+import OpenAI from 'openai';
+import { FakeOpenAiServer } from '../harness/fake-openai-server.js';
+import { freePort } from '../harness/redis-server.js';
+import { call, waitFor } from './chatbot-test-app.js';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const MAIN = resolve(ROOT, 'dist/apps/chatbot/main.js');
+
+interface Child {
+  proc: ChildProcess;
+  url: string;
+  output: () => string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+const children = new Set<ChildProcess>();
+
+/** Starts main.js with only PATH/HOME from this process plus `env`; resolves once it printed its URL. */
+async function startMain(env: Record<string, string>, expectListening = true): Promise<Child> {
+  const port = await freePort();
+  const proc = spawn(process.execPath, [MAIN], {
+    cwd: ROOT,
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '/tmp',
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.add(proc);
+  let output = '';
+  proc.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+  proc.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) =>
+    proc.once('exit', (code, signal) => {
+      children.delete(proc);
+      done({ code, signal });
+    }),
+  );
+  if (expectListening) {
+    const up = await waitFor(() => output.includes('listening on') || proc.exitCode !== null, 20_000);
+    if (!up || proc.exitCode !== null) throw new Error(`main.js did not start:\n${output}`);
+  }
+  return { proc, url: `http://127.0.0.1:${port}`, output: () => output, exited };
+}
+
+/** `promise`, or a rejection after `ms`; the timer never outlives the race. */
+async function within<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(message)), ms))),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+describe('the built app (npm start)', () => {
+  let fake: FakeOpenAiServer;
+
+  beforeAll(async () => {
+    // `npm run build` for the chatbot (and the libs it references), as `npm start` does.
+    execFileSync(
+      process.execPath,
+      [resolve(ROOT, 'node_modules/typescript/bin/tsc'), '-b', 'apps/chatbot/tsconfig.app.json'],
+      {
+        cwd: ROOT,
+        stdio: 'pipe',
+        timeout: 120_000,
+      },
+    );
+    fake = await new FakeOpenAiServer().start();
+  }, 150_000);
+
+  afterAll(async () => {
+    for (const proc of children) proc.kill('SIGKILL');
+    await fake?.stop();
+  });
+
+  it('serves the chatbot on a fresh machine with nothing configured (in-memory cache, mock provider)', async () => {
+    const app = await startMain({});
+    try {
+      expect(app.output()).toContain(`listening on http://localhost:`);
+      expect(app.output()).toMatch(/REDIS_URL=redis:\/\//);
+      expect(app.output()).toMatch(/MOCK provider/);
+      expect(app.output()).toMatch(/OPEN DEV MODE/);
+
+      expect((await call(`${app.url}/health/live`)).status).toBe(200);
+      const ready = await call(`${app.url}/health/ready`);
+      expect(ready.status).toBe(200);
+      expect(ready.body.info.redis.mode).toBe('memory');
+
+      const first = await call(`${app.url}/chat`, { body: { message: 'Hello' } });
+      expect(first.status).toBe(200);
+      expect(first.body).toMatchObject({
+        reply: expect.stringContaining('Hello'),
+        cached: false,
+        model: expect.stringContaining('mock'),
+      });
+      const second = await call(`${app.url}/chat`, { body: { message: 'Hello' } });
+      expect(second.body.cached).toBe(true);
+      expect(second.headers.get('x-cache')).toBe('HIT');
+
+      const client = new OpenAI({ apiKey: 'anything', baseURL: `${app.url}/v1`, maxRetries: 0 });
+      const streamed = await client.chat.completions
+        .stream({
+          model: 'mock-gpt',
+          messages: [{ role: 'user', content: 'stream from the mock' }],
+        })
+        .finalChatCompletion();
+      expect(streamed.choices[0].message.content).toContain('stream from the mock');
+      const models = await client.models.list();
+      expect(models.data.map((m) => m.id)).toContain('mock-gpt');
+    } finally {
+      app.proc.kill('SIGTERM');
+      await app.exited;
+    }
+  });
+
+  it('exits with a message naming the variable when the configuration is invalid', async () => {
+    const app = await startMain({ PORT: 'not-a-port', LLM_PROVIDER: 'anthropic' }, false);
+    const { code } = await within(app.exited, 15_000, 'did not exit');
+    expect(code).toBe(1);
+    expect(app.output()).toMatch(/PORT must be an integer/);
+    expect(app.output()).toMatch(/LLM_PROVIDER must be/);
+  });
+
+  it('maps an upstream timeout to 504', async () => {
+    const app = await startMain({
+      LLM_PROVIDER: 'openai',
+      LLM_BASE_URL: fake.baseURL,
+      LLM_API_KEY: 'sk-test',
+      LLM_TIMEOUT_MS: '300',
+      LLM_MAX_RETRIES: '0',
+    });
+    try {
+      const res = await call(`${app.url}/v1/chat/completions`, {
+        body: { model: 'fake-model', messages: [{ role: 'user', content: 'too slow __slow_1000__' }] },
+      });
+      expect(res.status).toBe(504);
+      expect(res.body.error).toMatchObject({ message: expect.stringMatching(/timed out/), type: 'timeout' });
+    } finally {
+      app.proc.kill('SIGTERM');
+      await app.exited;
+    }
+  });
+
+  it('on SIGTERM finishes the in-flight request, then exits', async () => {
+    const app = await startMain({
+      LLM_PROVIDER: 'openai',
+      LLM_BASE_URL: fake.baseURL,
+      LLM_API_KEY: 'sk-test',
+      LLM_MAX_RETRIES: '0',
+    });
+    fake.reset();
+    const inFlight = call(`${app.url}/chat`, { body: { message: 'long answer __slow_800__' } });
+    expect(await waitFor(() => fake.callCount === 1, 5000)).toBe(true);
+    app.proc.kill('SIGTERM');
+    const res = await inFlight;
+    expect(res.status).toBe(200);
+    expect(res.body.reply).toContain('long answer');
+    const exit = await within(app.exited, 10_000, 'did not exit after SIGTERM');
+    expect(exit.code === 0 || exit.signal === 'SIGTERM').toBe(true);
+  });
+});

@@ -136,6 +136,19 @@ describe('POST /chat', () => {
     expect(sent.some((m) => m.content.includes('555'))).toBe(false);
   });
 
+  it('answers an upstream failure with its mapped status, caching nothing and keeping the history clean', async () => {
+    const first = await chat({ message: 'fine question' });
+    const conversationId = first.body.conversationId as string;
+    const failed = await chat({ message: 'busy? __status_429__', conversationId });
+    expect(failed.status).toBe(429);
+    expect(failed.body.error.message).toMatch(/upstream says 429/);
+    expect((await chat({ message: 'busy? __status_429__', conversationId })).status).toBe(429);
+    await chat({ message: 'next question', conversationId });
+    expect(fake.callCount).toBe(4);
+    const sent = fake.calls[3].body.messages as Array<{ content: string }>;
+    expect(sent.some((m) => m.content.includes('__status_429__'))).toBe(false);
+  });
+
   it.each([
     ['no Authorization header', {}, 'missing_api_key'],
     ['an unknown key', { authorization: 'Bearer key-unknown-0001' }, 'invalid_api_key'],

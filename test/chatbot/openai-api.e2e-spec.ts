@@ -104,12 +104,16 @@ describe('OpenAI-compatible API with the official openai SDK', () => {
     expect(hit.choices[0].message.role).toBe('assistant');
   });
 
-  it('answers a non-streamed request from an entry stored by a streamed one (and the other way round)', async () => {
-    const streamed = await client.chat.completions.stream(ask('cross mode')).finalChatCompletion();
+  it('answers a non-streamed request from an entry stored by a streamed one, and the other way round', async () => {
+    const streamed = await client.chat.completions.stream(ask('cross mode 1')).finalChatCompletion();
     await sleep(50);
-    const plain = await client.chat.completions.create(ask('cross mode'));
+    const plain = await client.chat.completions.create(ask('cross mode 1'));
     expect(plain.choices[0].message.content).toBe(streamed.choices[0].message.content);
-    expect(fake.callCount).toBe(1);
+
+    const plain2 = await client.chat.completions.create(ask('cross mode 2'));
+    const streamed2 = await client.chat.completions.stream(ask('cross mode 2')).finalChatCompletion();
+    expect(streamed2.choices[0].message.content).toBe(plain2.choices[0].message.content);
+    expect(fake.callCount).toBe(2);
   });
 
   it('caches tool calls and replays them', async () => {
@@ -126,16 +130,13 @@ describe('OpenAI-compatible API with the official openai SDK', () => {
     const second = await client.chat.completions
       .stream(ask('weather? __tool__', { tools }))
       .finalChatCompletion();
-    expect(first.choices[0].message.tool_calls?.[0]).toMatchObject({ function: { name: 'get_weather' } });
-    expect(second.choices[0].message.tool_calls?.[0]).toMatchObject({
-      function: {
-        name: 'get_weather',
-        arguments:
-          first.choices[0].message.tool_calls?.[0].type === 'function'
-            ? first.choices[0].message.tool_calls[0].function.arguments
-            : '',
-      },
-    });
+    const call = first.choices[0].message.tool_calls?.[0] as {
+      function: { name: string; arguments: string };
+    };
+    expect(call.function.name).toBe('get_weather');
+    expect(JSON.parse(call.function.arguments)).toEqual({ city: 'Paris', unit: 'celsius' });
+    expect(second.choices[0].message.tool_calls?.[0]).toMatchObject({ function: call.function });
+    expect(second.choices[0].finish_reason).toBe('tool_calls');
     expect(fake.callCount).toBe(1);
   });
 
@@ -146,21 +147,18 @@ describe('OpenAI-compatible API with the official openai SDK', () => {
   });
 
   it.each([
-    [429, '__status_429__', OpenAI.RateLimitError],
-    [502, '__status_500__', OpenAI.InternalServerError],
-    [502, '__status_503__', OpenAI.InternalServerError],
-  ])(
-    'maps an upstream error to %i with its message, and caches nothing',
-    async (status, marker, ErrorClass) => {
-      const attempt = () => client.chat.completions.create(ask(`fail ${marker}`));
-      const err = (await attempt().catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
-      expect(err).toBeInstanceOf(ErrorClass);
-      expect(err.status).toBe(status);
-      expect(err.message).toMatch(/upstream says/);
-      await attempt().catch(() => undefined);
-      expect(fake.callCount).toBe(2);
-    },
-  );
+    ['__status_429__', 429, OpenAI.RateLimitError],
+    ['__status_500__', 502, OpenAI.InternalServerError],
+    ['__status_503__', 502, OpenAI.InternalServerError],
+  ])('maps upstream %s to %i with its message, and caches nothing', async (marker, status, ErrorClass) => {
+    const attempt = () => client.chat.completions.create(ask(`fail ${marker}`));
+    const err = (await attempt().catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
+    expect(err).toBeInstanceOf(ErrorClass);
+    expect(err.status).toBe(status);
+    expect(err.message).toMatch(/upstream says/);
+    await attempt().catch(() => undefined);
+    expect(fake.callCount).toBe(2);
+  });
 
   // Upstream timeout → 504 is shown in process.e2e-spec.ts against the built app: under Jest's VM realm the SDK
   // cannot recognise fetch's AbortError (a cross-realm instanceof), so it reports a timeout as a connection error.
@@ -178,17 +176,47 @@ describe('OpenAI-compatible API with the official openai SDK', () => {
     }
   });
 
-  it('ends a stream that breaks upstream with an error event, and stores nothing', async () => {
+  it.each(['__stream_error__', '__stream_cut__'])(
+    'turns an upstream stream that breaks after the first bytes (%s) into an SDK error, and stores nothing',
+    async (marker) => {
+      const run = async () => {
+        const stream = await client.chat.completions.create({ ...ask(`break ${marker}`), stream: true });
+        let text = '';
+        for await (const chunk of stream) text += chunk.choices[0]?.delta?.content ?? '';
+        return text;
+      };
+      await expect(run()).rejects.toBeInstanceOf(OpenAI.APIError);
+      await sleep(50);
+      await expect(run()).rejects.toBeInstanceOf(OpenAI.APIError);
+      expect(fake.callCount).toBe(2);
+    },
+  );
+
+  it('answers a streamed request that fails upstream before the first byte with the mapped status', async () => {
+    const err = (await client.chat.completions
+      .create({ ...ask('stream refused __status_429__'), stream: true })
+      .catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
+    expect(err).toBeInstanceOf(OpenAI.RateLimitError);
+    expect(err.message).toMatch(/upstream says 429/);
+  });
+
+  it('replays usage on a streamed hit when stream_options.include_usage asks for it', async () => {
     const run = async () => {
-      const stream = await client.chat.completions.create({ ...ask('break __stream_error__'), stream: true });
-      for await (const _chunk of stream) {
-        /* drain */
-      }
+      const stream = await client.chat.completions.create({
+        ...ask('usage please'),
+        stream: true,
+        stream_options: { include_usage: true },
+      });
+      let usage: unknown;
+      for await (const chunk of stream) usage = chunk.usage ?? usage;
+      return usage;
     };
-    await expect(run()).rejects.toBeInstanceOf(OpenAI.APIError);
+    const miss = await run();
     await sleep(50);
-    await expect(run()).rejects.toBeInstanceOf(OpenAI.APIError);
-    expect(fake.callCount).toBe(2);
+    const hit = await run();
+    expect(miss).toMatchObject({ total_tokens: expect.any(Number) });
+    expect(hit).toEqual(miss);
+    expect(fake.callCount).toBe(1);
   });
 
   it('aborts the upstream call when the client disconnects mid-stream, and stores nothing', async () => {

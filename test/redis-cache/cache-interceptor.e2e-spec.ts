@@ -20,7 +20,7 @@ import type { Redis } from 'ioredis';
 import request from 'supertest';
 import { CACHE_MANAGER_NAMESPACE, RedisCacheModule } from '@llm-cache/redis-cache';
 import { RedisServer } from '../harness/redis-server.js';
-import { rawClient } from './support.js';
+import { rawClient, TEST_COMMAND_TIMEOUT_MS } from './support.js';
 
 @Injectable()
 class Calls {
@@ -67,7 +67,14 @@ describe('CacheInterceptor over CACHE_MANAGER backed by Redis', () => {
     redis = await RedisServer.start();
     raw = rawClient(redis.port);
     @Module({
-      imports: [RedisCacheModule.forRoot({ url: redis.url, keyPrefix: 'web', defaultTtlMs: 60_000 })],
+      imports: [
+        RedisCacheModule.forRoot({
+          url: redis.url,
+          keyPrefix: 'web',
+          defaultTtlMs: 60_000,
+          commandTimeoutMs: TEST_COMMAND_TIMEOUT_MS,
+        }),
+      ],
       controllers: [ItemsController, ManagerController],
       providers: [Calls],
     })

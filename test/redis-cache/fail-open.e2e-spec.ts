@@ -184,9 +184,14 @@ describe('fail-open: hung Redis (SIGSTOP)', () => {
     expect(cache.getCircuitState()).toBe('open');
     // Still connected at TCP level: only the breaker protects callers now.
     expect(cache.isConnected()).toBe(true);
-    const open = await timed(() => cache.set('k', 'during'));
-    expect(open.value).toBe(false);
-    expect(open.ms).toBeLessThan(10);
+    const whileOpen: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      const { value, ms } = await timed(() => cache.set('k', 'during'));
+      expect(value).toBe(false);
+      whileOpen.push(ms);
+    }
+    // Skipped, not waited for: far below the 50 ms a hung call costs.
+    expect(median(whileOpen)).toBeLessThan(5);
     // A half-open probe against the still-hung server is bounded too, and re-opens the breaker.
     await new Promise((r) => setTimeout(r, 350));
     const probe = await timed(() => cache.get('k'));

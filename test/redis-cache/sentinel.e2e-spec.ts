@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { RedisCacheService } from '@llm-cache/redis-cache';
 import { freePort, RedisServer } from '../harness/redis-server.js';
-import { cacheModule, rawClient, waitFor } from './support.js';
+import { cacheModule, clientList, rawClient, waitFor } from './support.js';
 
 /** One sentinel process, stopped by pid (also from an exit hook if the worker dies first). */
 class Sentinel {
@@ -116,7 +116,7 @@ describe('RedisCacheModule through Redis Sentinel', () => {
     const raw = rawClient(master.port);
     try {
       expect(JSON.parse((await raw.get('sent:k'))!)).toEqual({ via: 'sentinel' });
-      expect(await raw.client('LIST')).toContain('name=via-sentinel');
+      expect(await clientList(raw)).toContain('name=via-sentinel');
     } finally {
       raw.disconnect();
     }

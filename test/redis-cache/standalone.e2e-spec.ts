@@ -14,7 +14,7 @@ import {
   type RedisClient,
 } from '@llm-cache/redis-cache';
 import { RedisServer } from '../harness/redis-server.js';
-import { cacheModule, rawClient, sleep, waitFor } from './support.js';
+import { cacheModule, clientList, rawClient, sleep, waitFor } from './support.js';
 
 describe('RedisCacheService on a standalone Redis', () => {
   let redis: RedisServer;
@@ -215,7 +215,7 @@ describe('RedisCacheService on a standalone Redis', () => {
       const ca = a.get(RedisCacheService);
       const cb = b.get(RedisCacheService);
       expect(a.get<RedisClient>(REDIS_CACHE_CLIENT)).not.toBe(b.get<RedisClient>(REDIS_CACHE_CLIENT));
-      const clients = await raw.client('LIST');
+      const clients = await clientList(raw);
       expect(clients).toContain('name=replica-a');
       expect(clients).toContain('name=replica-b');
 
@@ -277,18 +277,18 @@ describe('RedisCacheService on a standalone Redis', () => {
       const m = await cacheModule({ url: redis.url, keyPrefix: 'quit', connectionName: 'quit-me' });
       const client = m.get<RedisClient>(REDIS_CACHE_CLIENT);
       expect(client.status).toBe('ready');
-      expect(await raw.client('LIST')).toContain('name=quit-me');
+      expect(await clientList(raw)).toContain('name=quit-me');
       await m.close();
       // QUIT resolves on the server's OK; the socket closes right after.
       await waitFor('the client to end', () => client.status === 'end', 2000, 10);
       await waitFor(
         'the server to drop the connection',
-        async () => !(await raw.client('LIST')).includes('name=quit-me'),
+        async () => !(await clientList(raw)).includes('name=quit-me'),
         2000,
       );
       // Quit, not just dropped: no reconnection follows.
       await sleep(300);
-      expect(await raw.client('LIST')).not.toContain('name=quit-me');
+      expect(await clientList(raw)).not.toContain('name=quit-me');
     });
 
     it('serves from process memory when no Redis is configured', async () => {

@@ -3,15 +3,22 @@ import { Test, type TestingModule } from '@nestjs/testing';
 import { Redis } from 'ioredis';
 import { RedisCacheModule, type RedisCacheModuleOptions } from '@llm-cache/redis-cache';
 
+export const TEST_COMMAND_TIMEOUT_MS = 1000;
+
 /** A plain ioredis client for looking at the server behind the module's back (not the module's own client). */
 export function rawClient(port: number): Redis {
   // A short disconnectTimeout: ioredis otherwise holds a 2 s timer after disconnecting from a dead server.
   return new Redis({ host: '127.0.0.1', port, maxRetriesPerRequest: 1, disconnectTimeout: 50 });
 }
 
-/** Compiles and initializes a testing module around `RedisCacheModule.forRoot(options)`. */
+/**
+ * Compiles and initializes a testing module around `RedisCacheModule.forRoot(options)`. Unless a spec sets its own,
+ * the command timeout is generous: on a loaded 2-core CI machine the 50 ms default can turn a hit into a (correct,
+ * fail-open) miss, which would make a spec about something else flaky. The fail-open specs set 50 ms explicitly.
+ */
 export async function cacheModule(options: RedisCacheModuleOptions): Promise<TestingModule> {
-  const mod = await Test.createTestingModule({ imports: [RedisCacheModule.forRoot(options)] }).compile();
+  const withTimeout = { commandTimeoutMs: TEST_COMMAND_TIMEOUT_MS, ...options };
+  const mod = await Test.createTestingModule({ imports: [RedisCacheModule.forRoot(withTimeout)] }).compile();
   await mod.init();
   return mod;
 }
@@ -39,4 +46,9 @@ export async function timed<T>(fn: () => Promise<T>): Promise<{ value: T; ms: nu
   const start = performance.now();
   const value = await fn();
   return { value, ms: performance.now() - start };
+}
+
+/** `CLIENT LIST` as text (ioredis types the reply as unknown). */
+export async function clientList(raw: Redis): Promise<string> {
+  return String(await raw.client('LIST'));
 }

@@ -75,7 +75,8 @@ export class MemoryBackend implements CacheBackend {
     return n;
   }
 
-  async incrementHash(key: string, fields: Record<string, number>): Promise<void> {
+  // The TTL is not applied: counter hashes are few and live as long as the process.
+  async incrementHash(key: string, fields: Record<string, number>, _ttlMs?: number): Promise<void> {
     const hash = this.hashes.get(key) ?? new Map<string, number>();
     for (const [f, by] of Object.entries(fields)) hash.set(f, (hash.get(f) ?? 0) + by);
     this.hashes.set(key, hash);

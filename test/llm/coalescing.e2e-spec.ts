@@ -68,7 +68,9 @@ describe('coalescing of identical misses', () => {
   });
 
   it('makes 50 concurrent identical requests in one process cost exactly one upstream call', async () => {
-    const results = await Promise.all(Array.from({ length: 50 }, () => a.llm.generateTextWithCache(chat('herd'))));
+    const results = await Promise.all(
+      Array.from({ length: 50 }, () => a.llm.generateTextWithCache(chat('herd'))),
+    );
     expect(upstream.callCount).toBe(1);
     const statuses = results.map((r) => r.status);
     expect(statuses.filter((s) => s === 'miss')).toHaveLength(1);
@@ -80,7 +82,9 @@ describe('coalescing of identical misses', () => {
 
   it('makes 50 concurrent identical requests across two module instances cost exactly one upstream call', async () => {
     const results = await Promise.all(
-      Array.from({ length: 50 }, (_, i) => (i % 2 ? b : a).llm.generateTextWithCache(chat('cross-process herd'))),
+      Array.from({ length: 50 }, (_, i) =>
+        (i % 2 ? b : a).llm.generateTextWithCache(chat('cross-process herd')),
+      ),
     );
     expect(upstream.callCount).toBe(1);
     expect(results.filter((r) => r.status === 'miss')).toHaveLength(1);
@@ -108,7 +112,9 @@ describe('coalescing of identical misses', () => {
     expect((rejected[0] as PromiseRejectedResult).reason).toBeInstanceOf(LlmProviderError);
     expect(flaky.calls).toBe(2);
     expect(upstream.callCount).toBe(1);
-    const ok = results.filter((r) => r.status === 'fulfilled').map((r) => (r as PromiseFulfilledResult<{ status: string }>).value);
+    const ok = results
+      .filter((r) => r.status === 'fulfilled')
+      .map((r) => (r as PromiseFulfilledResult<{ status: string }>).value);
     expect(ok.filter((r) => r.status === 'miss')).toHaveLength(1);
     expect(ok.filter((r) => r.status === 'coalesced')).toHaveLength(8);
   });

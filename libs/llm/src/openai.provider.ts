@@ -25,6 +25,7 @@ export class OpenAiProvider implements LlmProvider {
   readonly name = 'openai';
   readonly identity: string;
   protected readonly client: OpenAI;
+  protected readonly timeoutMs: number;
 
   constructor(options: OpenAiProviderOptions) {
     if (!options || typeof options.apiKey !== 'string' || options.apiKey.length === 0) {
@@ -37,21 +38,26 @@ export class OpenAiProvider implements LlmProvider {
       throw new Error(`OpenAiProvider: baseURL is not a URL: ${baseURL}`);
     }
     this.identity = `${this.name}:${baseURL}`;
+    this.timeoutMs = options.timeoutMs ?? 60_000;
     this.client = new OpenAI({
       apiKey: options.apiKey,
       baseURL,
-      timeout: options.timeoutMs ?? 60_000,
+      // A backstop only: our own Deadline fires first and is what reports a timeout.
+      timeout: this.timeoutMs + 1000,
       maxRetries: options.maxRetries ?? 2,
     });
   }
 
   async complete(req: ChatCompletionRequest, opts: ProviderCallOptions = {}): Promise<ChatCompletion> {
+    const deadline = new Deadline(this.timeoutMs, opts.signal);
     try {
       const body = { ...req, stream: false } as OpenAI.Chat.ChatCompletionCreateParamsNonStreaming;
       delete (body as { stream_options?: unknown }).stream_options;
-      return await this.client.chat.completions.create(body, { signal: opts.signal });
+      return await deadline.guard(this.client.chat.completions.create(body, { signal: deadline.signal }));
     } catch (err) {
-      throw toLlmProviderError(err);
+      throw deadline.map(err);
+    } finally {
+      deadline.clear();
     }
   }
 
@@ -60,16 +66,29 @@ export class OpenAiProvider implements LlmProvider {
     opts: ProviderCallOptions = {},
   ): AsyncGenerator<ChatCompletionChunk> {
     const body = { ...req, stream: true } as OpenAI.Chat.ChatCompletionCreateParamsStreaming;
-    let stream: AsyncIterable<ChatCompletionChunk>;
+    // The deadline covers opening the stream and its first chunk; a long generation after that is legitimate.
+    const deadline = new Deadline(this.timeoutMs, opts.signal);
+    let iterator: AsyncIterator<ChatCompletionChunk> | undefined;
+    let finished = false;
     try {
-      stream = await this.client.chat.completions.create(body, { signal: opts.signal });
+      const stream = await deadline.guard(
+        this.client.chat.completions.create(body, { signal: deadline.signal }),
+      );
+      iterator = stream[Symbol.asyncIterator]();
+      let step = await deadline.guard(iterator.next());
+      deadline.clear();
+      while (!step.done) {
+        yield step.value;
+        step = await iterator.next();
+      }
+      finished = true;
     } catch (err) {
-      throw toLlmProviderError(err);
-    }
-    try {
-      for await (const chunk of stream) yield chunk;
-    } catch (err) {
-      throw toLlmProviderError(err);
+      finished = true;
+      throw deadline.map(err);
+    } finally {
+      deadline.clear();
+      // The caller stopped reading: close the SDK stream, which cancels the HTTP request.
+      if (!finished) await iterator?.return?.().catch(() => undefined);
     }
     // The SDK ends an aborted stream silently; the caller must not mistake it for a complete answer.
     if (opts.signal?.aborted) {
@@ -85,5 +104,54 @@ export class OpenAiProvider implements LlmProvider {
     } catch (err) {
       throw toLlmProviderError(err);
     }
+  }
+}
+
+/**
+ * Our own timeout beside the SDK's: the SDK recognises its timeout by the realm of the AbortError, which fails
+ * under some loaders (Jest's VM modules), and then reports a plain connection error. Knowing that our deadline
+ * fired makes a timeout a 504 everywhere.
+ */
+class Deadline {
+  private readonly controller = new AbortController();
+  private readonly timer: NodeJS.Timeout;
+  private fired = false;
+  private readonly expired: Promise<never>;
+  readonly signal: AbortSignal;
+
+  constructor(timeoutMs: number, callerSignal?: AbortSignal) {
+    let expire!: (err: Error) => void;
+    this.expired = new Promise<never>((_, reject) => (expire = reject));
+    this.expired.catch(() => undefined);
+    this.timer = setTimeout(() => {
+      this.fired = true;
+      this.controller.abort();
+      expire(new Error('deadline exceeded'));
+    }, timeoutMs);
+    this.signal = callerSignal
+      ? AbortSignal.any([callerSignal, this.controller.signal])
+      : this.controller.signal;
+  }
+
+  clear(): void {
+    clearTimeout(this.timer);
+  }
+
+  /** Settles with `promise`, or rejects when the deadline fires even if the SDK has not noticed the abort yet. */
+  guard<T>(promise: Promise<T>): Promise<T> {
+    promise.catch(() => undefined);
+    return Promise.race([promise, this.expired]);
+  }
+
+  map(err: unknown): LlmProviderError {
+    if (this.fired) {
+      return new LlmProviderError('upstream timed out', {
+        status: 504,
+        type: 'timeout',
+        code: 'upstream_timeout',
+        cause: err,
+      });
+    }
+    return toLlmProviderError(err);
   }
 }

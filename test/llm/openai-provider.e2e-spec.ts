@@ -1,0 +1,85 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { LlmProviderError, OpenAiProvider, assembleCompletion } from '@llm-cache/llm';
+import { FakeOpenAiServer } from '../harness/fake-openai-server.js';
+import { freePort } from '../harness/redis-server.js';
+import { chat, collect } from './llm-fixture.js';
+
+describe('OpenAiProvider on the official SDK against a real OpenAI-compatible server', () => {
+  let upstream: FakeOpenAiServer;
+  let provider: OpenAiProvider;
+
+  beforeAll(async () => {
+    upstream = await new FakeOpenAiServer({ apiKey: 'right-key' }).start();
+    provider = new OpenAiProvider({
+      apiKey: 'right-key',
+      baseURL: upstream.baseURL,
+      maxRetries: 0,
+      timeoutMs: 5000,
+    });
+  });
+  afterAll(async () => {
+    await upstream?.stop();
+  });
+
+  it('completes, streams and lists models; identity names the base URL', async () => {
+    const completion = await provider.complete(chat('hi'));
+    expect(completion.choices[0].message.content).toContain('You said: hi');
+    const chunks = await collect(provider.stream(chat('hi')));
+    expect(assembleCompletion(chunks).choices[0].message.content).toBe(completion.choices[0].message.content);
+    expect(await provider.listModels()).toEqual(['fake-model']);
+    expect(provider.identity).toBe(`openai:${upstream.baseURL}`);
+    expect(upstream.calls.at(-1)!.authorization).toBe('Bearer right-key');
+  });
+
+  it.each([
+    [400, 400],
+    [404, 404],
+    [429, 429],
+    [500, 502],
+    [503, 502],
+  ])('maps an upstream %i to LlmProviderError %i', async (upstreamStatus, status) => {
+    const err = await provider.complete(chat(`__status_${upstreamStatus}__`)).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(LlmProviderError);
+    expect(err).toMatchObject({ status });
+    expect((err as Error).message).toMatch(String(upstreamStatus));
+    const streamErr = await collect(provider.stream(chat(`__status_${upstreamStatus}__`))).catch(
+      (e: unknown) => e,
+    );
+    expect(streamErr).toMatchObject({ status });
+  });
+
+  it('maps a rejected API key to 401 with the upstream code', async () => {
+    const wrong = new OpenAiProvider({ apiKey: 'wrong', baseURL: upstream.baseURL, maxRetries: 0 });
+    await expect(wrong.complete(chat('x'))).rejects.toMatchObject({ status: 401, code: 'invalid_api_key' });
+  });
+
+  it('maps connection refused to 502 and a timeout to 504', async () => {
+    const port = await freePort();
+    const nowhere = new OpenAiProvider({
+      apiKey: 'k',
+      baseURL: `http://127.0.0.1:${port}/v1`,
+      maxRetries: 0,
+    });
+    await expect(nowhere.complete(chat('x'))).rejects.toMatchObject({
+      status: 502,
+      code: 'upstream_unreachable',
+    });
+    const impatient = new OpenAiProvider({
+      apiKey: 'right-key',
+      baseURL: upstream.baseURL,
+      maxRetries: 0,
+      timeoutMs: 100,
+    });
+    const start = Date.now();
+    await expect(impatient.complete(chat('x __slow_1000__'))).rejects.toMatchObject({ status: 504 });
+    expect(Date.now() - start).toBeLessThan(900);
+  });
+
+  it('maps a mid-stream error event to 502', async () => {
+    await expect(collect(provider.stream(chat('__stream_error__')))).rejects.toMatchObject({ status: 502 });
+  });
+
+  it('refuses to start without an API key', () => {
+    expect(() => new OpenAiProvider({ apiKey: '' })).toThrow(/apiKey/);
+  });
+});

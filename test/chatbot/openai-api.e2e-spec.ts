@@ -160,8 +160,18 @@ describe('OpenAI-compatible API with the official openai SDK', () => {
     expect(fake.callCount).toBe(2);
   });
 
-  // Upstream timeout → 504 is shown in process.e2e-spec.ts against the built app: under Jest's VM realm the SDK
-  // cannot recognise fetch's AbortError (a cross-realm instanceof), so it reports a timeout as a connection error.
+  it('maps an upstream timeout to 504', async () => {
+    const slowBot = await startChatbot(
+      upstreamEnv(redis.url, fake.baseURL, { LLM_TIMEOUT_MS: '300', CACHE_PREFIX: 'slow' }),
+    );
+    try {
+      const res = await call(`${slowBot.url}/v1/chat/completions`, { body: ask('too slow __slow_1000__') });
+      expect(res.status).toBe(504);
+      expect(res.body.error).toMatchObject({ message: expect.any(String), type: 'timeout' });
+    } finally {
+      await slowBot.close();
+    }
+  });
 
   it('maps an unreachable upstream to 502', async () => {
     const deadBot = await startChatbot(

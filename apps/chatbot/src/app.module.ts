@@ -1,4 +1,4 @@
-import { type DynamicModule, Module } from '@nestjs/common';
+import { type DynamicModule, Module, type ModuleMetadata } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
 import type { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
@@ -28,12 +28,14 @@ export interface ChatbotAppOptions {
   metricsExporter: PrometheusExporter;
   /** Overrides the provider built from `config.llm` (tests, or an app with its own upstream). */
   provider?: LlmProvider;
+  /** Extra modules mounted in the same app (the benchmark's bare and peer routes use this). */
+  imports?: ModuleMetadata['imports'];
 }
 
 @Module({})
 export class AppModule {
   /** Builds the whole app from an explicit config, so tests can start it with their own Redis and upstream. */
-  static register({ config, metricsExporter, provider }: ChatbotAppOptions): DynamicModule {
+  static register({ config, metricsExporter, provider, imports = [] }: ChatbotAppOptions): DynamicModule {
     return {
       module: AppModule,
       imports: [
@@ -45,6 +47,7 @@ export class AppModule {
           isGlobal: true,
         }),
         TerminusModule,
+        ...imports,
       ],
       controllers: [ChatController, OpenAiController, AdminController, HealthController, MetricsController],
       providers: [

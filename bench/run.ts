@@ -1,0 +1,556 @@
+/**
+ * `npm run bench [-- --quick]`: measures the LLM cache side by side with a bare endpoint of the same app and with
+ * @nestjs/cache-manager's CacheInterceptor on @keyv/redis, on one machine, in one run, interleaved. Prints a table,
+ * writes bench/results/<date>.json and bench/results/hit-latency.svg.
+ *
+ * Process layout: this process (load generator) · one or two app processes (bench/server/bench-server.ts: the
+ * chatbot's AppModule plus the bare and peer routes) · one fake OpenAI-compatible upstream process · redis-server.
+ * Every request goes to 127.0.0.1; every loop is bounded in count and time.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+import { Redis } from 'ioredis';
+import { freePort, RedisServer } from '../test/harness/redis-server.js';
+import { closeAgent, getJson, runClosedLoop, timedRequest, type HttpTarget } from './lib/http.js';
+import { spawnNode, stopChild, waitForHttp } from './lib/processes.js';
+import { median, ratio, round, summarize, type LatencySummary } from './lib/stats.js';
+import { latencyCdfSvg } from './lib/svg.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const quick = process.argv.includes('--quick');
+/** Results go to the source tree's bench/results, not next to the compiled file. */
+const resultsDir = join(process.cwd(), 'bench', 'results');
+
+const S = quick
+  ? {
+      hitSeconds: 2,
+      rounds: 2,
+      connections: 16,
+      latencySamples: 300,
+      streamSamples: 100,
+      missSamples: 40,
+      outage: 60,
+      rtHits: 100,
+    }
+  : {
+      hitSeconds: 8,
+      rounds: 3,
+      connections: 16,
+      latencySamples: 3000,
+      streamSamples: 1000,
+      missSamples: 300,
+      outage: 400,
+      rtHits: 1000,
+    };
+const UPSTREAM_LATENCY_MS = 20;
+const STAMPEDE_UPSTREAM_DELAY_MS = 300;
+const ADMIN_TOKEN = 'bench-admin';
+
+interface App {
+  port: number;
+  child: ReturnType<typeof spawnNode>;
+}
+
+const completionBody = (content: string, extra: Record<string, unknown> = {}) =>
+  JSON.stringify({ model: 'fake-model', messages: [{ role: 'user', content }], temperature: 0, ...extra });
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const redis = await RedisServer.start();
+  const upstreamPort = await freePort();
+  const upstream = spawnNode(
+    join(here, '../test/harness/fake-openai-server.js'),
+    ['--port', String(upstreamPort), '--latency-ms', String(UPSTREAM_LATENCY_MS)],
+    {},
+  );
+  const apps: App[] = [];
+  const startApp = async (): Promise<App> => {
+    const port = await freePort();
+    const child = spawnNode(join(here, 'server/bench-server.js'), [], {
+      PORT: String(port),
+      REDIS_URL: redis.url,
+      LLM_PROVIDER: 'openai',
+      LLM_BASE_URL: `http://127.0.0.1:${upstreamPort}/v1`,
+      LLM_API_KEY: 'bench-key',
+      LLM_MODEL: 'fake-model',
+      ADMIN_TOKEN,
+      LOG_LEVEL: 'warn',
+      NODE_ENV: 'production',
+    });
+    await waitForHttp(port, '/health/live');
+    const app = { port, child };
+    apps.push(app);
+    return app;
+  };
+
+  const results: Record<string, unknown> = {
+    date: new Date().toISOString(),
+    mode: quick ? 'quick' : 'full',
+    node: process.version,
+    settings: { ...S, upstreamLatencyMs: UPSTREAM_LATENCY_MS },
+  };
+  try {
+    await waitForHttp(upstreamPort, '/v1/models');
+    const app = await startApp();
+    log(`redis ${redis.url} · upstream :${upstreamPort} · app :${app.port}`);
+
+    results.hits = await benchHits(app);
+    results.streamReplay = await benchStreamReplay(app);
+    results.missOverhead = await benchMissOverhead(app, upstreamPort);
+    results.redisCost = await benchRedisCost(app, redis);
+    const second = await startApp();
+    results.stampede = await benchStampede([app, second], upstreamPort);
+    results.outage = await benchOutage(app, redis);
+  } finally {
+    await Promise.all(apps.map((a) => stopChild(a.child)));
+    await stopChild(upstream);
+    await redis.stop();
+    closeAgent();
+  }
+  results.elapsedSeconds = round((Date.now() - started) / 1000, 1);
+
+  mkdirSync(resultsDir, { recursive: true });
+  const day = new Date().toISOString().slice(0, 10);
+  const file = join(resultsDir, `${day}${quick ? '-quick' : ''}.json`);
+  const { hitSamples, ...serializable } = results as Record<string, unknown> & { hitSamples?: never };
+  void hitSamples;
+  writeFileSync(file, JSON.stringify(serializable, null, 2) + '\n');
+  printTable(results);
+  log(
+    `wrote ${file} and ${join(resultsDir, quick ? 'hit-latency-quick.svg' : 'hit-latency.svg')} in ${results.elapsedSeconds} s`,
+  );
+}
+
+/** 1. Hit throughput (autocannon) and hit latency (closed loop, one in flight) — ours vs bare vs peer, interleaved. */
+async function benchHits(app: App) {
+  const routes = {
+    completions: {
+      ours: { port: app.port, path: '/v1/chat/completions', body: completionBody('bench hit') },
+      bare: { port: app.port, path: '/bench/bare/v1/chat/completions', body: completionBody('bench hit') },
+      peer: { port: app.port, path: '/bench/peer/v1/chat/completions', body: completionBody('bench hit') },
+    },
+    chat: {
+      ours: {
+        port: app.port,
+        path: '/chat',
+        body: JSON.stringify({ message: 'bench hit chat', temperature: 0 }),
+      },
+      bare: {
+        port: app.port,
+        path: '/bench/bare/chat',
+        body: JSON.stringify({ message: 'bench hit chat', temperature: 0 }),
+      },
+      peer: {
+        port: app.port,
+        path: '/bench/peer/chat',
+        body: JSON.stringify({ message: 'bench hit chat', temperature: 0 }),
+      },
+    },
+  } satisfies Record<string, Record<'ours' | 'bare' | 'peer', HttpTarget>>;
+
+  // Warm every cache, and give the bare routes the exact bodies ours return (same size on the wire).
+  const template: Record<string, unknown> = {};
+  for (const [route, targets] of Object.entries(routes)) {
+    for (const t of Object.values(targets)) await timedRequest(t);
+    const ours = await timedRequest(targets.ours);
+    if (ours.headers['x-cache'] !== 'HIT')
+      throw new Error(`warm-up of ${route} did not hit: ${ours.headers['x-cache']}`);
+    template[route === 'completions' ? 'completion' : 'chat'] = JSON.parse(ours.body);
+  }
+  await timedRequest({
+    port: app.port,
+    path: '/bench/bare/template',
+    method: 'PUT',
+    body: JSON.stringify(template),
+  });
+
+  const out: Record<string, unknown> = {};
+  const samplesForPlot: Record<string, number[]> = {};
+  for (const [route, targets] of Object.entries(routes)) {
+    const rps: Record<string, number[]> = { ours: [], bare: [], peer: [] };
+    const lat: Record<string, number[]> = { ours: [], bare: [], peer: [] };
+    const errors: Record<string, number> = { ours: 0, bare: 0, peer: 0 };
+    for (let round = 0; round < S.rounds; round++) {
+      // Rotate the order every round so no variant always runs first (or last) on a noisy machine.
+      const order = (['ours', 'bare', 'peer'] as const).map((_, i, a) => a[(i + round) % a.length]);
+      for (const variant of order) {
+        const t = targets[variant];
+        const r = await autocannon({
+          url: `http://127.0.0.1:${t.port}${t.path}`,
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: t.body,
+          connections: S.connections,
+          // Duration, not an amount: autocannon stops on its 1 s sampling tick, so an amount-bounded run's length
+          // is quantized to whole seconds and its req/s meaningless.
+          duration: S.hitSeconds,
+          timeout: 10,
+        });
+        rps[variant].push(r.requests.total / S.hitSeconds);
+        errors[variant] += r.errors + r.non2xx + r.timeouts;
+        const loop = await runClosedLoop(() => t, Math.ceil(S.latencySamples / S.rounds), 1, 60_000);
+        lat[variant].push(...loop.latenciesMs);
+        errors[variant] += loop.errors;
+      }
+    }
+    const summary = Object.fromEntries(
+      (['ours', 'bare', 'peer'] as const).map((v) => [
+        v,
+        {
+          reqPerSec: round(median(rps[v]), 0),
+          rounds: rps[v].map((x) => round(x, 0)),
+          latency: summarize(lat[v]),
+          errors: errors[v],
+        },
+      ]),
+    ) as unknown as Record<
+      'ours' | 'bare' | 'peer',
+      { reqPerSec: number; latency: LatencySummary; errors: number }
+    >;
+    out[route] = {
+      ...summary,
+      oursOverBare: ratio(summary.ours.reqPerSec, summary.bare.reqPerSec),
+      oursOverPeer: ratio(summary.ours.reqPerSec, summary.peer.reqPerSec),
+    };
+    if (route === 'completions') Object.assign(samplesForPlot, lat);
+    log(
+      `hits ${route}: ours ${summary.ours.reqPerSec} req/s, bare ${summary.bare.reqPerSec}, peer ${summary.peer.reqPerSec}`,
+    );
+  }
+  mkdirSync(resultsDir, { recursive: true });
+  writeFileSync(
+    join(resultsDir, quick ? 'hit-latency-quick.svg' : 'hit-latency.svg'),
+    latencyCdfSvg('Cache hit latency, POST /v1/chat/completions (one request in flight)', [
+      { name: 'ours (llm-cache)', samplesMs: samplesForPlot.ours, color: '#d62728' },
+      { name: 'bare (no cache)', samplesMs: samplesForPlot.bare, color: '#7f7f7f' },
+      { name: 'peer (cache-manager)', samplesMs: samplesForPlot.peer, color: '#1f77b4' },
+    ]),
+  );
+  return out;
+}
+
+/** 2. Streamed hit: time to first byte and to last byte of a replayed SSE stream. */
+async function benchStreamReplay(app: App) {
+  const target: HttpTarget = {
+    port: app.port,
+    path: '/v1/chat/completions',
+    body: completionBody('bench stream', { stream: true }),
+  };
+  const warm = await timedRequest(target);
+  const again = await timedRequest(target);
+  if (again.headers['x-cache'] !== 'HIT') throw new Error(`streamed warm-up did not hit (${warm.status})`);
+  const ttfb: number[] = [];
+  const ttlb: number[] = [];
+  let chunks = 0;
+  for (let i = 0; i < S.streamSamples; i++) {
+    const r = await timedRequest(target);
+    ttfb.push(r.ttfbMs);
+    ttlb.push(r.totalMs);
+    chunks = r.body.split('\n\n').filter((l) => l.startsWith('data: ')).length;
+  }
+  const out = {
+    timeToFirstByte: summarize(ttfb),
+    timeToLastByte: summarize(ttlb),
+    sseEventsPerResponse: chunks,
+  };
+  log(`stream replay: ttfb p50 ${out.timeToFirstByte.p50Ms} ms, ttlb p50 ${out.timeToLastByte.p50Ms} ms`);
+  return out;
+}
+
+/** 3. Miss overhead: a miss through the app vs. the same request straight to the upstream (same latency). */
+async function benchMissOverhead(app: App, upstreamPort: number) {
+  const run = Date.now();
+  const viaApp = await runClosedLoop(
+    (i) => ({ port: app.port, path: '/v1/chat/completions', body: completionBody(`miss ${run} ${i}`) }),
+    S.missSamples,
+    1,
+    120_000,
+  );
+  const direct = await runClosedLoop(
+    (i) => ({ port: upstreamPort, path: '/v1/chat/completions', body: completionBody(`direct ${run} ${i}`) }),
+    S.missSamples,
+    1,
+    120_000,
+  );
+  const a = summarize(viaApp.latenciesMs);
+  const d = summarize(direct.latenciesMs);
+  const out = {
+    viaApp: a,
+    directUpstream: d,
+    addedP50Ms: round(a.p50Ms - d.p50Ms),
+    addedP99Ms: round(a.p99Ms - d.p99Ms),
+    errors: viaApp.errors + direct.errors,
+  };
+  log(`miss overhead: +${out.addedP50Ms} ms p50, +${out.addedP99Ms} ms p99`);
+  return out;
+}
+
+/** 6. Redis commands per hit (INFO commandstats deltas) and bytes stored per entry vs. the raw body. */
+async function benchRedisCost(app: App, redis: RedisServer) {
+  const client = new Redis(redis.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  await client.connect();
+  try {
+    const target: HttpTarget = {
+      port: app.port,
+      path: '/v1/chat/completions',
+      body: completionBody('bench round trips'),
+    };
+    const first = await timedRequest(target);
+    await timedRequest(target);
+    await new Promise((r) => setTimeout(r, 1500)); // let batched stats flush before the baseline
+    const before = commandCalls(await client.info('commandstats'));
+    for (let i = 0; i < S.rtHits; i++) await timedRequest(target);
+    const after = commandCalls(await client.info('commandstats'));
+    const perCommand: Record<string, number> = {};
+    for (const [cmd, n] of Object.entries(after)) {
+      const delta = n - (before[cmd] ?? 0);
+      if (delta > 0 && cmd !== 'info') perCommand[cmd] = round(delta / S.rtHits, 3);
+    }
+    const readsPerHit = (perCommand.get ?? 0) + (perCommand.mget ?? 0);
+    const keys = await scanAll(client, '*:llm:v*');
+    const sizes = await Promise.all(
+      keys.map(async (k) => ({
+        strlen: await client.strlen(k),
+        memory: Number(await client.call('MEMORY', 'USAGE', k)),
+      })),
+    );
+    const rawBodyBytes = Buffer.byteLength(first.body);
+    const stored = sizes.length ? median(sizes.map((s) => s.strlen)) : NaN;
+    const out = {
+      hits: S.rtHits,
+      commandsPerHit: perCommand,
+      readRoundTripsPerHit: readsPerHit,
+      entries: keys.length,
+      rawBodyBytes,
+      storedValueBytesMedian: stored,
+      redisMemoryUsageBytesMedian: sizes.length ? median(sizes.map((s) => s.memory)) : NaN,
+      storedOverRaw: ratio(stored, rawBodyBytes),
+    };
+    log(`redis cost: ${JSON.stringify(perCommand)} per hit; stored ${stored} B vs raw ${rawBodyBytes} B`);
+    return out;
+  } finally {
+    client.disconnect();
+  }
+}
+
+/** 4. Stampede: N identical concurrent misses on one and on two app processes → upstream calls and latency. */
+async function benchStampede(apps: App[], upstreamPort: number) {
+  const out: Array<Record<string, unknown>> = [];
+  for (const n of [10, 100]) {
+    for (const processes of [1, 2]) {
+      for (const variant of ['ours', 'peer'] as const) {
+        await getJson(upstreamPort, '/__reset', 'POST');
+        const content = `stampede ${variant} ${n} ${processes} ${Date.now()} __slow_${STAMPEDE_UPSTREAM_DELAY_MS}__`;
+        const body = completionBody(content);
+        const path = variant === 'ours' ? '/v1/chat/completions' : '/bench/peer/v1/chat/completions';
+        const start = performance.now();
+        const responses = await Promise.all(
+          Array.from({ length: n }, (_, i) =>
+            timedRequest({ port: apps[i % processes].port, path, body }).catch(() => ({
+              status: 0,
+              totalMs: NaN,
+            })),
+          ),
+        );
+        const wallMs = performance.now() - start;
+        const { calls } = await getJson<{ calls: number }>(upstreamPort, '/__stats');
+        const row = {
+          variant,
+          concurrent: n,
+          processes,
+          upstreamCalls: calls,
+          errors: responses.filter((r) => r.status !== 200).length,
+          latency: summarize(responses.map((r) => r.totalMs).filter(Number.isFinite)),
+          wallMs: round(wallMs, 1),
+        };
+        out.push(row);
+        log(
+          `stampede ${variant} n=${n} processes=${processes}: ${calls} upstream calls, ${row.errors} errors`,
+        );
+      }
+    }
+  }
+  return out;
+}
+
+/** 5. Redis down and Redis hung: latency added and errors over a fixed number of requests (misses by design). */
+async function benchOutage(app: App, redis: RedisServer) {
+  const run = Date.now();
+  const measure = async (label: string, path = '/v1/chat/completions') => {
+    const r = await runClosedLoop(
+      (i) => ({ port: app.port, path, body: completionBody(`outage ${label} ${run} ${i}`) }),
+      S.outage,
+      8,
+      120_000,
+      // A request that hangs this long has failed for the user: count it as an error instead of waiting on.
+      2_000,
+    );
+    return {
+      latency: summarize(r.latenciesMs),
+      errors: r.errors,
+      statuses: r.statuses,
+      failures: r.failures,
+    };
+  };
+  const baseline = await measure('baseline');
+  const peerBaseline = await measure('peer-baseline', '/bench/peer/v1/chat/completions');
+  await redis.kill();
+  const down = await measure('down');
+  const peerDown = await measure('peer-down', '/bench/peer/v1/chat/completions');
+  await redis.restart();
+  await new Promise((r) => setTimeout(r, 3000)); // reconnect + breaker probe
+  const recovered = await measure('recovered');
+  redis.pause();
+  let hung: Awaited<ReturnType<typeof measure>>;
+  let peerHung: Awaited<ReturnType<typeof measure>>;
+  try {
+    hung = await measure('hung');
+    peerHung = await measure('peer-hung', '/bench/peer/v1/chat/completions');
+  } finally {
+    redis.resume();
+  }
+  const added = (m: { latency: LatencySummary }, base: { latency: LatencySummary }) => ({
+    addedP50Ms: round(m.latency.p50Ms - base.latency.p50Ms),
+    addedP99Ms: round(m.latency.p99Ms - base.latency.p99Ms),
+  });
+  const out = {
+    requestsPerPhase: S.outage,
+    ours: {
+      baseline,
+      down: { ...down, ...added(down, baseline) },
+      hung: { ...hung, ...added(hung, baseline) },
+      recovered,
+    },
+    peer: {
+      baseline: peerBaseline,
+      down: { ...peerDown, ...added(peerDown, peerBaseline) },
+      hung: { ...peerHung, ...added(peerHung, peerBaseline) },
+    },
+  };
+  log(
+    `outage: ours down +${out.ours.down.addedP99Ms} ms p99 ${down.errors} errors; hung +${out.ours.hung.addedP99Ms} ms p99 ${hung.errors} errors; peer down ${peerDown.errors} errors, hung ${peerHung.errors} errors`,
+  );
+  return out;
+}
+
+function commandCalls(info: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const m of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) out[m[1]] = Number(m[2]);
+  return out;
+}
+
+async function scanAll(client: Redis, match: string): Promise<string[]> {
+  const keys: string[] = [];
+  let cursor = '0';
+  let guard = 0;
+  do {
+    const [next, batch] = await client.scan(cursor, 'MATCH', match, 'COUNT', 1000);
+    cursor = next;
+    keys.push(...batch);
+  } while (cursor !== '0' && ++guard < 10_000);
+  return keys;
+}
+
+function printTable(r: Record<string, any>): void {
+  const rows: string[][] = [['measure', 'ours', 'bare', 'peer', 'ours/bare', 'ours/peer']];
+  for (const route of ['completions', 'chat']) {
+    const h = r.hits[route];
+    rows.push([
+      `hit req/s ${route}`,
+      h.ours.reqPerSec,
+      h.bare.reqPerSec,
+      h.peer.reqPerSec,
+      h.oursOverBare,
+      h.oursOverPeer,
+    ]);
+    rows.push([
+      `hit p50/p99 ms ${route}`,
+      `${h.ours.latency.p50Ms}/${h.ours.latency.p99Ms}`,
+      `${h.bare.latency.p50Ms}/${h.bare.latency.p99Ms}`,
+      `${h.peer.latency.p50Ms}/${h.peer.latency.p99Ms}`,
+      '',
+      '',
+    ]);
+  }
+  const s = r.streamReplay;
+  rows.push([
+    'stream replay ttfb/ttlb p50 ms',
+    `${s.timeToFirstByte.p50Ms}/${s.timeToLastByte.p50Ms}`,
+    '',
+    '',
+    '',
+    '',
+  ]);
+  rows.push([
+    'miss overhead p50/p99 ms',
+    `+${r.missOverhead.addedP50Ms}/+${r.missOverhead.addedP99Ms}`,
+    '',
+    '',
+    '',
+    '',
+  ]);
+  rows.push(['redis commands per hit', JSON.stringify(r.redisCost.commandsPerHit), '', '', '', '']);
+  rows.push([
+    'stored bytes / raw body',
+    `${r.redisCost.storedValueBytesMedian}/${r.redisCost.rawBodyBytes}`,
+    '',
+    '',
+    '',
+    '',
+  ]);
+  for (const st of r.stampede.filter((x: any) => x.variant === 'ours')) {
+    const peer = r.stampede.find(
+      (x: any) => x.variant === 'peer' && x.concurrent === st.concurrent && x.processes === st.processes,
+    );
+    rows.push([
+      `stampede n=${st.concurrent} procs=${st.processes} upstream calls`,
+      st.upstreamCalls,
+      '',
+      peer?.upstreamCalls,
+      '',
+      '',
+    ]);
+  }
+  const o = r.outage;
+  rows.push([
+    'redis down: added p99 ms / errors',
+    `${o.ours.down.addedP99Ms}/${o.ours.down.errors}`,
+    '',
+    `${o.peer.down.addedP99Ms}/${o.peer.down.errors}`,
+    '',
+    '',
+  ]);
+  rows.push([
+    'redis hung: added p99 ms / errors',
+    `${o.ours.hung.addedP99Ms}/${o.ours.hung.errors}`,
+    '',
+    `${o.peer.hung.addedP99Ms}/${o.peer.hung.errors}`,
+    '',
+    '',
+  ]);
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((row) => String(row[c] ?? '').length)));
+  for (const row of rows) console.log(row.map((cell, c) => String(cell ?? '').padEnd(widths[c])).join('  '));
+}
+
+function log(message: string): void {
+  process.stderr.write(`[bench] ${message}\n`);
+}
+
+const hardStop = setTimeout(
+  () => {
+    log('hard time limit reached; aborting');
+    process.exit(2);
+  },
+  (quick ? 5 : 30) * 60_000,
+);
+hardStop.unref();
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

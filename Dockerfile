@@ -1,0 +1,39 @@
+# syntax=docker/dockerfile:1
+# The chatbot (apps/chatbot) and the libs it uses. Two stages: build with dev dependencies, run with production
+# dependencies only, as the unprivileged `node` user. Build context = the repo root (see .dockerignore).
+
+FROM node:24-bookworm-slim AS build
+WORKDIR /app
+# Manifests first: the `npm ci` layer is reused until a dependency changes.
+COPY package.json package-lock.json ./
+COPY libs/redis-cache/package.json libs/redis-cache/
+COPY libs/llm/package.json libs/llm/
+COPY libs/infra-docker/package.json libs/infra-docker/
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json nest-cli.json ./
+COPY libs libs
+COPY apps apps
+RUN npm run build && npm prune --omit=dev --no-audit --no-fund
+
+FROM node:24-bookworm-slim AS runtime
+ENV NODE_ENV=production \
+    PORT=3000 \
+    HOST=0.0.0.0
+WORKDIR /app
+# Workspace packages resolve through node_modules/@llm-cache/* symlinks to libs/*: each lib needs its
+# package.json (exports → dist/index.js) and dist.
+COPY --from=build /app/package.json ./
+COPY --from=build /app/node_modules node_modules
+COPY --from=build /app/dist dist
+COPY --from=build /app/libs/redis-cache/package.json libs/redis-cache/
+COPY --from=build /app/libs/redis-cache/dist libs/redis-cache/dist
+COPY --from=build /app/libs/llm/package.json libs/llm/
+COPY --from=build /app/libs/llm/dist libs/llm/dist
+COPY --from=build /app/libs/infra-docker/package.json libs/infra-docker/
+COPY --from=build /app/libs/infra-docker/dist libs/infra-docker/dist
+USER node
+EXPOSE 3000
+HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 3000) + '/health/live').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+# node as PID 1 gets SIGTERM from `docker stop` directly, so the app's graceful shutdown runs.
+CMD ["node", "dist/apps/chatbot/main.js"]

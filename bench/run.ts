@@ -26,6 +26,7 @@ const resultsDir = join(process.cwd(), 'bench', 'results');
 const S = quick
   ? {
       hitSeconds: 2,
+      warmupSeconds: 1,
       rounds: 2,
       connections: 16,
       latencySamples: 300,
@@ -36,6 +37,7 @@ const S = quick
     }
   : {
       hitSeconds: 8,
+      warmupSeconds: 3,
       rounds: 3,
       connections: 16,
       latencySamples: 3000,
@@ -172,6 +174,18 @@ async function benchHits(app: App) {
     const rps: Record<string, number[]> = { ours: [], bare: [], peer: [] };
     const lat: Record<string, number[]> = { ours: [], bare: [], peer: [] };
     const errors: Record<string, number> = { ours: 0, bare: 0, peer: 0 };
+    // Unmeasured warm-up of every variant: the first seconds of a route run unoptimized code (JIT), which would
+    // otherwise penalize whichever variant happens to run first.
+    for (const t of Object.values(targets)) {
+      await autocannon({
+        url: `http://127.0.0.1:${t.port}${t.path}`,
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: t.body,
+        connections: S.connections,
+        duration: S.warmupSeconds,
+      });
+    }
     for (let round = 0; round < S.rounds; round++) {
       // Rotate the order every round so no variant always runs first (or last) on a noisy machine.
       const order = (['ours', 'bare', 'peer'] as const).map((_, i, a) => a[(i + round) % a.length]);

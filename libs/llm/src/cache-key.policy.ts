@@ -70,36 +70,46 @@ export interface CacheKeyPolicyOptions {
 export class CacheKeyPolicy {
   constructor(protected readonly options: CacheKeyPolicyOptions) {}
 
-  /** The key (without the Redis prefix) and its explanation. */
+  /** The key (without the Redis prefix): the hot path, with no per-field hashing. */
+  key(request: ChatCompletionRequest, tenant: string, providerIdentity: string): string {
+    return this.derive(request, tenant, providerIdentity).key;
+  }
+
+  /** The key and what went into it: each field's name and hash (computed only here, never on the request path). */
   explain(request: ChatCompletionRequest, tenant: string, providerIdentity: string): CacheKeyExplanation {
-    const { schemaVersion } = this.options;
-    const scope = this.options.shareAcrossTenants ? SHARED_TENANT_SEGMENT : tenant;
-    const { fields, excluded } = this.canonicalize(request);
-    let material: string;
-    let explained: Array<{ name: string; sha256: string }>;
-    if (this.options.cacheKeyFn) {
-      const custom = this.options.cacheKeyFn(request, { tenant: scope, providerIdentity, schemaVersion });
-      if (typeof custom !== 'string' || custom.length === 0)
-        throw new TypeError('cacheKeyFn must return a non-empty string');
-      material = custom;
-      explained = [{ name: 'cacheKeyFn', sha256: sha256(custom) }];
-    } else {
-      material = canonicalJson(fields);
-      explained = Object.keys(fields)
-        .sort()
-        .map((name) => ({ name, sha256: sha256(canonicalJson(fields[name])) }));
-    }
-    const digest = sha256(
-      canonicalJson({ v: schemaVersion, provider: providerIdentity, tenant: scope, request: material }),
-    );
+    const { key, scope, fields, excluded, custom } = this.derive(request, tenant, providerIdentity);
+    const explained =
+      custom !== undefined
+        ? [{ name: 'cacheKeyFn', sha256: sha256(custom) }]
+        : Object.keys(fields)
+            .sort()
+            .map((name) => ({ name, sha256: sha256(canonicalJson(fields[name])) }));
     return {
-      key: `${LLM_KEY_NAMESPACE}:v${schemaVersion}:${tenantSegment(scope)}:${digest}`,
-      schemaVersion,
+      key,
+      schemaVersion: this.options.schemaVersion,
       tenant: scope,
       provider: providerIdentity,
       fields: explained,
       excluded,
     };
+  }
+
+  protected derive(request: ChatCompletionRequest, tenant: string, providerIdentity: string) {
+    const { schemaVersion } = this.options;
+    const scope = this.options.shareAcrossTenants ? SHARED_TENANT_SEGMENT : tenant;
+    const { fields, excluded } = this.canonicalize(request);
+    let custom: string | undefined;
+    if (this.options.cacheKeyFn) {
+      custom = this.options.cacheKeyFn(request, { tenant: scope, providerIdentity, schemaVersion });
+      if (typeof custom !== 'string' || custom.length === 0)
+        throw new TypeError('cacheKeyFn must return a non-empty string');
+    }
+    const material = custom ?? canonicalJson(fields);
+    const digest = sha256(
+      canonicalJson({ v: schemaVersion, provider: providerIdentity, tenant: scope, request: material }),
+    );
+    const key = `${LLM_KEY_NAMESPACE}:v${schemaVersion}:${tenantSegment(scope)}:${digest}`;
+    return { key, scope, fields, excluded, custom };
   }
 
   /** Top-level canonical fields, and the names of the request's fields that were left out. */

@@ -323,7 +323,7 @@ export class LlmCacheService {
         throw new LlmCacheMissError('only-if-cached cannot be combined with a request that is not cached');
       return plan;
     }
-    plan.key = this.keyPolicy.explain(effective, tenant, resolvedProvider.identity).key;
+    plan.key = this.keyPolicy.key(effective, tenant, resolvedProvider.identity);
     plan.lockKey = `${LLM_LOCK_NAMESPACE}:${plan.key.slice(LLM_KEY_NAMESPACE.length + 1)}`;
     return plan;
   }

@@ -392,10 +392,10 @@ async function benchStampede(apps: App[], upstreamPort: number) {
 /** 5. Redis down and Redis hung: latency added and errors over a fixed number of requests (misses by design). */
 async function benchOutage(app: App, redis: RedisServer) {
   const run = Date.now();
-  const measure = async (label: string, path = '/v1/chat/completions') => {
+  const measure = async (label: string, path = '/v1/chat/completions', count = S.outage) => {
     const r = await runClosedLoop(
       (i) => ({ port: app.port, path, body: completionBody(`outage ${label} ${run} ${i}`) }),
-      S.outage,
+      count,
       8,
       120_000,
       // A request that hangs this long has failed for the user: count it as an error instead of waiting on.
@@ -418,8 +418,12 @@ async function benchOutage(app: App, redis: RedisServer) {
   const recovered = await measure('recovered');
   redis.pause();
   let hung: Awaited<ReturnType<typeof measure>>;
+  let hungOnset: Awaited<ReturnType<typeof measure>>;
   let peerHung: Awaited<ReturnType<typeof measure>>;
   try {
+    // The first requests after Redis hangs each pay one command timeout until the breaker opens: measured on
+    // their own (onset), apart from the sustained outage (steady state, where only the breaker's probe pays).
+    hungOnset = await measure('hung-onset', '/v1/chat/completions', 16);
     hung = await measure('hung');
     peerHung = await measure('peer-hung', '/bench/peer/v1/chat/completions');
   } finally {
@@ -434,6 +438,7 @@ async function benchOutage(app: App, redis: RedisServer) {
     ours: {
       baseline,
       down: { ...down, ...added(down, baseline) },
+      hungOnset: { ...hungOnset, ...added(hungOnset, baseline) },
       hung: { ...hung, ...added(hung, baseline) },
       recovered,
     },
@@ -444,7 +449,7 @@ async function benchOutage(app: App, redis: RedisServer) {
     },
   };
   log(
-    `outage: ours down +${out.ours.down.addedP99Ms} ms p99 ${down.errors} errors; hung +${out.ours.hung.addedP99Ms} ms p99 ${hung.errors} errors; peer down ${peerDown.errors} errors, hung ${peerHung.errors} errors`,
+    `outage: ours down +${out.ours.down.addedP99Ms} ms p99 ${down.errors} errors; hung onset +${out.ours.hungOnset.addedP99Ms} ms p99, steady +${out.ours.hung.addedP99Ms} ms p99, ${hung.errors + hungOnset.errors} errors; peer down ${peerDown.errors} errors, hung ${peerHung.errors} errors`,
   );
   return out;
 }
@@ -533,6 +538,14 @@ function printTable(r: Record<string, any>): void {
     `${o.ours.down.addedP99Ms}/${o.ours.down.errors}`,
     '',
     `${o.peer.down.addedP99Ms}/${o.peer.down.errors}`,
+    '',
+    '',
+  ]);
+  rows.push([
+    'redis hung onset (16 req): added p99 ms / errors',
+    `${o.ours.hungOnset.addedP99Ms}/${o.ours.hungOnset.errors}`,
+    '',
+    '',
     '',
     '',
   ]);

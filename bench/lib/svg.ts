@@ -45,8 +45,8 @@ export function latencyCdfSvg(title: string, series: Series[], width = 760, heig
     out.push(`<polyline fill="none" stroke="${s.color}" stroke-width="2" points="${pts.join(' ')}"/>`);
     const ly = margin.top + 16 + i * 18;
     out.push(
-      `<line x1="${margin.left + plotW - 170}" y1="${ly - 4}" x2="${margin.left + plotW - 150}" y2="${ly - 4}" stroke="${s.color}" stroke-width="3"/>`,
-      `<text x="${margin.left + plotW - 144}" y="${ly}">${escape(s.name)} (n=${sorted.length})</text>`,
+      `<line x1="${margin.left + plotW - 250}" y1="${ly - 4}" x2="${margin.left + plotW - 230}" y2="${ly - 4}" stroke="${s.color}" stroke-width="3"/>`,
+      `<text x="${margin.left + plotW - 224}" y="${ly}">${escape(s.name)} (n=${sorted.length})</text>`,
     );
   });
   out.push('</svg>');

@@ -14,6 +14,8 @@ export interface CacheBackend {
   /** Returns false when `onlyIfAbsent` was asked and the key existed. */
   set(key: string, value: Buffer | string, ttlMs: number, onlyIfAbsent: boolean): Promise<boolean>;
   delete(keys: string[]): Promise<number>;
+  /** How many of `keys` exist (live, not expired), without reading their values. */
+  exists(keys: string[]): Promise<number>;
   /** Deletes the key only while it still holds `expected` (lock release by its owner). */
   deleteIfEquals(key: string, expected: string): Promise<boolean>;
   /** SCAN + UNLINK of every key matching a glob, on every master; returns how many were deleted. */

@@ -57,6 +57,10 @@ export class MemoryBackend implements CacheBackend {
     return n;
   }
 
+  async exists(keys: string[]): Promise<number> {
+    return keys.filter((k) => this.live(k)).length;
+  }
+
   async deleteIfEquals(key: string, expected: string): Promise<boolean> {
     const item = this.live(key);
     if (!item || item.value.toString() !== expected) return false;

@@ -121,11 +121,14 @@ export class RedisCacheService implements OnModuleInit, OnApplicationShutdown {
     return `${this.options.keyPrefix}:${key}`;
   }
 
-  /** A hit returns the value; a miss, a decode error or a Redis failure returns undefined (and counts as a miss). */
-  async get<T>(key: string): Promise<T | undefined> {
+  /**
+   * A hit returns the value; a miss, a decode error or a Redis failure returns undefined (and counts as a miss,
+   * unless `countStats: false`, e.g. for polling).
+   */
+  async get<T>(key: string, options: { countStats?: boolean } = {}): Promise<T | undefined> {
     const raw = await this.run('get', () => this.backend.get(this.fullKey(key)), null);
     const value = raw === null ? undefined : await this.decode<T>(key, raw);
-    this.count('stats', value === undefined ? { misses: 1 } : { hits: 1 });
+    if (options.countStats !== false) this.count('stats', value === undefined ? { misses: 1 } : { hits: 1 });
     return value;
   }
 
@@ -188,18 +191,29 @@ export class RedisCacheService implements OnModuleInit, OnApplicationShutdown {
     return this.run('clear', () => this.backend.scanDelete(match), 0, 30_000);
   }
 
-  /** SET NX PX with a random owner token. */
+  /**
+   * SET NX PX with a random owner token. When the SET timed out (`unavailable`), a DEL of that token follows in
+   * the background: a slow server may still apply the SET, and a lock nobody knows it owns
+   * would make every other process wait for its expiry.
+   */
   async acquireLock(key: string, ttlMs: number): Promise<LockResult> {
     const token = randomUUID();
     let failed = false;
+    let timedOut = false;
     const ok = await this.run(
       'lock',
       () => this.backend.set(this.fullKey(key), token, ttlMs, true),
       false,
       undefined,
-      () => (failed = true),
+      (err) => {
+        failed = true;
+        timedOut = err !== undefined && isTimeout(err);
+      },
     );
-    if (failed) return { status: 'unavailable' };
+    if (failed) {
+      if (timedOut) void this.releaseLock(key, token);
+      return { status: 'unavailable' };
+    }
     return ok ? { status: 'acquired', token } : { status: 'held' };
   }
 
@@ -208,17 +222,17 @@ export class RedisCacheService implements OnModuleInit, OnApplicationShutdown {
     return this.run('unlock', () => this.backend.deleteIfEquals(this.fullKey(key), token), false);
   }
 
-  /** Whether a key exists, without counting a hit or miss (lock polling). */
+  /** Whether a key exists (EXISTS: the value never travels), without counting a hit or miss; undefined on failure. */
   async exists(key: string): Promise<boolean | undefined> {
     let failed = false;
-    const raw = await this.run(
+    const count = await this.run(
       'exists',
-      () => this.backend.get(this.fullKey(key)),
-      null,
+      () => this.backend.exists([this.fullKey(key)]),
+      0,
       undefined,
       () => (failed = true),
     );
-    return failed ? undefined : raw !== null;
+    return failed ? undefined : count > 0;
   }
 
   /**

@@ -72,6 +72,16 @@ export class RedisBackend implements CacheBackend {
     return this.client.unlink(...keys);
   }
 
+  async exists(keys: string[]): Promise<number> {
+    if (keys.length === 0) return 0;
+    if (this.client instanceof Cluster) {
+      // Multi-key EXISTS needs one slot in a cluster; one per key, pipelined by ioredis per node.
+      const counts = await Promise.all(keys.map((k) => this.client.exists(k)));
+      return counts.reduce((a, b) => a + b, 0);
+    }
+    return this.client.exists(...keys);
+  }
+
   async deleteIfEquals(key: string, expected: string): Promise<boolean> {
     return (await this.client.eval(DELETE_IF_EQUALS, 1, key, expected)) === 1;
   }

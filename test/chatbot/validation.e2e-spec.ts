@@ -306,6 +306,13 @@ const cases: BadInput[] = [
     status: 400,
     param: 'model',
   },
+  {
+    name: 'a field nested 5000 levels deep',
+    path: '/v1/chat/completions',
+    raw: `{"model":"fake-model","messages":[{"role":"user","content":"hi"}],"extra":${'['.repeat(5000)}${']'.repeat(5000)}}`,
+    status: 400,
+    param: /^extra(\[0\])+$/,
+  },
 ];
 
 describe('bad input → 4xx in OpenAI error shape, never 5xx, never an upstream call', () => {

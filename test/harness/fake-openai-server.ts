@@ -11,6 +11,8 @@
  *   `__tool__`              → the model answers with a tool call to `get_weather`
  *   `__length__`            → finish_reason "length"
  *   `__slow_<ms>__`         → extra latency before answering
+ *   `__stall_after_<n>__`   → a streamed response that sends n chunks, then neither sends nor closes (a hung upstream)
+ *   `__malformed__`         → a 200 whose JSON body is `{}` (no `choices`); streamed, chunks without `choices`
  * Out of band: `GET /__stats` → `{ calls, streamed }`, `POST /__reset` zeroes them.
  */
 import { createHash } from 'node:crypto';
@@ -137,6 +139,14 @@ export class FakeOpenAiServer {
       );
     }
 
+    if (text.includes('__malformed__')) {
+      if (!stream) return json(res, 200, {});
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+      res.write(`data: ${JSON.stringify({ id: 'chatcmpl-malformed', object: 'chat.completion.chunk' })}\n\n`);
+      res.write('data: [DONE]\n\n');
+      return void res.end();
+    }
+
     const model = String(body.model ?? 'fake-model');
     const id = 'chatcmpl-' + createHash('sha256').update(JSON.stringify(body)).digest('hex').slice(0, 24);
     const created = Math.floor(Date.now() / 1000);
@@ -204,8 +214,11 @@ export class FakeOpenAiServer {
         chunks.push({ index: 0, delta: { content: piece }, logprobs: null, finish_reason: null });
       }
     }
+    const stallAfter = /__stall_after_(\d+)__/.exec(text);
     for (let i = 0; i < chunks.length; i++) {
       if (res.destroyed) return;
+      // Hold the connection open without another byte; stop() destroys the socket.
+      if (stallAfter && i === Number(stallAfter[1])) return;
       if (i === 2 && text.includes('__stream_error__')) {
         send({ error: { message: 'upstream broke mid-stream', type: 'server_error', code: null } });
         return void res.end();

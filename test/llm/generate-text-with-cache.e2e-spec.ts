@@ -124,6 +124,17 @@ describe('generateTextWithCache against real Redis and a real OpenAI-compatible 
     expect((await fx.llm.getCacheStats()).errors).toBe(3);
   });
 
+  it('answers a malformed 200 from the upstream with a 502, not a 500, and stores nothing', async () => {
+    for (const useCache of [true, false]) {
+      const err = await fx.llm
+        .generateTextWithCache(chat('__malformed__'), undefined, { useCache })
+        .catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(LlmProviderError);
+      expect(err).toMatchObject({ status: 502, message: 'upstream returned a malformed response' });
+    }
+    expect(await fx.llm.clearLlmCache()).toBe(0);
+  });
+
   it('does not store an answer cut off by max_tokens unless storeLengthFinish is set', async () => {
     const truncated = chat('cut me __length__');
     expect((await fx.llm.generateTextWithCache(truncated)).stored).toBe(false);

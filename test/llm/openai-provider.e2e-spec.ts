@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { LlmProviderError, OpenAiProvider, assembleCompletion } from '@llm-cache/llm';
 import { FakeOpenAiServer } from '../harness/fake-openai-server.js';
 import { freePort } from '../harness/redis-server.js';
-import { chat, collect } from './llm-fixture.js';
+import { chat, collect, within } from './llm-fixture.js';
 
 describe('OpenAiProvider on the official SDK against a real OpenAI-compatible server', () => {
   let upstream: FakeOpenAiServer;
@@ -73,6 +73,44 @@ describe('OpenAiProvider on the official SDK against a real OpenAI-compatible se
     const start = Date.now();
     await expect(impatient.complete(chat('x __slow_1000__'))).rejects.toMatchObject({ status: 504 });
     expect(Date.now() - start).toBeLessThan(900);
+  });
+
+  it('times out a stream that goes silent between chunks (504), but not a long one that keeps talking', async () => {
+    const idle = new OpenAiProvider({
+      apiKey: 'right-key',
+      baseURL: upstream.baseURL,
+      maxRetries: 0,
+      timeoutMs: 300,
+    });
+    const start = Date.now();
+    const seen: unknown[] = [];
+    const err = await within(
+      (async () => {
+        for await (const c of idle.stream(chat('__stall_after_2__'))) seen.push(c);
+      })(),
+      5000,
+    ).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(LlmProviderError);
+    expect(err).toMatchObject({ status: 504, code: 'upstream_timeout' });
+    expect(seen).toHaveLength(2);
+    expect(Date.now() - start).toBeLessThan(2000);
+
+    const talkative = await new FakeOpenAiServer({ apiKey: 'right-key', chunkDelayMs: 60 }).start();
+    try {
+      const patient = new OpenAiProvider({
+        apiKey: 'right-key',
+        baseURL: talkative.baseURL,
+        maxRetries: 0,
+        timeoutMs: 300,
+      });
+      const t0 = Date.now();
+      const chunks = await collect(patient.stream(chat('a long answer that keeps on coming')));
+      // Far longer than timeoutMs overall, never silent for that long.
+      expect(Date.now() - t0).toBeGreaterThan(600);
+      expect(chunks.at(-1)!.choices[0].finish_reason).toBe('stop');
+    } finally {
+      await talkative.stop();
+    }
   });
 
   it('maps a mid-stream error event to 502', async () => {

@@ -1,11 +1,47 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
-import { LlmProviderError, type ChatCompletionChunk } from '@llm-cache/llm';
+import {
+  LlmProviderError,
+  type ChatCompletion,
+  type ChatCompletionChunk,
+  type ChatCompletionRequest,
+  type LlmProvider,
+} from '@llm-cache/llm';
 import { FakeOpenAiServer } from '../harness/fake-openai-server.js';
 import { RedisServer } from '../harness/redis-server.js';
-import { chat, collect, createLlmFixture, type LlmFixture } from './llm-fixture.js';
+import { chat, collect, createLlmFixture, within, type LlmFixture } from './llm-fixture.js';
 
 const text = (chunks: ChatCompletionChunk[]) =>
   chunks.map((c) => c.choices[0]?.delta?.content ?? '').join('');
+
+/** Streams two chunks, the second with a `finish_reason` that throws when read (what no codec expects). */
+class TreacherousProvider implements LlmProvider {
+  readonly name = 'treacherous';
+  readonly identity = 'treacherous:1';
+  calls = 0;
+  complete(): Promise<ChatCompletion> {
+    throw new Error('not used');
+  }
+  async *stream(_req: ChatCompletionRequest): AsyncGenerator<ChatCompletionChunk> {
+    this.calls++;
+    const base = { id: 'x', object: 'chat.completion.chunk' as const, created: 0, model: 'm' };
+    yield {
+      ...base,
+      choices: [{ index: 0, delta: { role: 'assistant', content: 'hi' }, finish_reason: null }],
+    };
+    await new Promise((r) => setTimeout(r, 50));
+    const choice = { index: 0, delta: {} } as ChatCompletionChunk['choices'][number];
+    Object.defineProperty(choice, 'finish_reason', {
+      enumerable: false,
+      get() {
+        throw new TypeError('finish_reason exploded');
+      },
+    });
+    yield { ...base, choices: [choice] };
+  }
+  async listModels(): Promise<string[]> {
+    return [];
+  }
+}
 
 describe('streamTextWithCache', () => {
   let redis: RedisServer;
@@ -133,5 +169,84 @@ describe('streamTextWithCache', () => {
     await expect(fx.llm.streamTextWithCache(chat('nope __status_401__'))).rejects.toMatchObject({
       status: 401,
     });
+  });
+
+  it('gives up a stream that stalls after its first chunks at coalescing.lockTtlMs (504) and frees the key', async () => {
+    const capped = await createLlmFixture(
+      upstream,
+      { url: redis.url, keyPrefix: 'capped' },
+      { coalescing: { lockTtlMs: 600, pollIntervalMs: 10 } },
+    );
+    try {
+      const request = chat('hang on __stall_after_2__');
+      const start = Date.now();
+      const leader = await capped.llm.streamTextWithCache(request);
+      const follower = capped.llm.streamTextWithCache(request);
+      const seen: ChatCompletionChunk[] = [];
+      const err = await within(
+        (async () => {
+          for await (const c of leader.stream) seen.push(c);
+        })(),
+        5000,
+      ).catch((e: unknown) => e);
+      expect(err).toMatchObject({ status: 504, code: 'upstream_timeout' });
+      expect(seen).toHaveLength(2);
+      expect(Date.now() - start).toBeLessThan(3000);
+      expect(await leader.storedPromise).toBe(false);
+      // The follower is released when the leader gives up, and leads its own (just as stalled) attempt.
+      const next = await within(follower, 3000);
+      expect(next.status).toBe('miss');
+      await expect(within(collect(next.stream), 5000)).rejects.toMatchObject({ status: 504 });
+      expect(upstream.callCount).toBe(2);
+    } finally {
+      await capped.close();
+    }
+  });
+
+  it('relays a stream that outgrows maxEntryBytes in full and stores nothing', async () => {
+    const small = await createLlmFixture(upstream, {
+      url: redis.url,
+      keyPrefix: 'small',
+      maxEntryBytes: 600,
+      compressThresholdBytes: 100_000,
+    });
+    try {
+      const r = await small.llm.streamTextWithCache(chat('an answer bigger than the tiny capture'));
+      const live = await collect(r.stream);
+      expect(live.length).toBeGreaterThan(10);
+      expect(live.at(-1)!.choices[0].finish_reason).toBe('stop');
+      expect(text(live)).toMatch(/^You said: an answer bigger than the tiny capture\./);
+      expect(await r.storedPromise).toBe(false);
+      expect(
+        (await small.llm.streamTextWithCache(chat('an answer bigger than the tiny capture'))).status,
+      ).toBe('miss');
+    } finally {
+      await small.close();
+    }
+  });
+
+  it('never rejects storedPromise and releases its followers even when the capture cannot be read', async () => {
+    const treacherous = new TreacherousProvider();
+    const leader = await fx.llm.streamTextWithCache(chat('odd chunks'), treacherous);
+    const follower = fx.llm.streamTextWithCache(chat('odd chunks'), treacherous);
+    await collect(leader.stream);
+    await expect(within(leader.storedPromise, 2000)).resolves.toBe(false);
+    // Released at once (not after coalescing.waitTimeoutMs): it leads its own attempt.
+    const next = await within(follower, 2000);
+    expect(next.status).toBe('miss');
+    await collect(next.stream);
+    await next.storedPromise;
+    expect(treacherous.calls).toBe(2);
+  });
+
+  it('answers a malformed 200 from the upstream with a 502 before the first byte, and stores nothing', async () => {
+    await expect(fx.llm.streamTextWithCache(chat('__malformed__'))).rejects.toMatchObject({
+      status: 502,
+      message: 'upstream returned a malformed response',
+    });
+    await expect(
+      fx.llm.streamTextWithCache(chat('__malformed__'), undefined, { useCache: false }),
+    ).rejects.toMatchObject({ status: 502 });
+    expect(await fx.llm.clearLlmCache()).toBe(0);
   });
 });

@@ -107,6 +107,34 @@ describe('CacheKeyPolicy', () => {
     expect(tenantSegment('_shared-not')).toMatch(/^~[0-9a-f]{24}$/);
   });
 
+  it('never gives a tenant named _shared the key of an entry shared across tenants', () => {
+    const shared = new CacheKeyPolicy({
+      schemaVersion: 1,
+      shareAcrossTenants: true,
+      includeUserField: false,
+    });
+    const own = keyOf(base, '_shared');
+    expect(own).not.toBe(keyOf(base, 'alice', shared));
+    expect(own).toMatch(/^llm:v1:~[0-9a-f]{24}:[0-9a-f]{64}$/);
+    // Same digest material but for the scope: even a custom key function cannot make the two meet.
+    const fn = () => 'same';
+    const sharedFn = new CacheKeyPolicy({
+      schemaVersion: 1,
+      shareAcrossTenants: true,
+      includeUserField: false,
+      cacheKeyFn: fn,
+    });
+    const ownFn = new CacheKeyPolicy({
+      schemaVersion: 1,
+      shareAcrossTenants: false,
+      includeUserField: false,
+      cacheKeyFn: fn,
+    });
+    expect(ownFn.key(base, '_shared', 'p').split(':')[3]).not.toBe(
+      sharedFn.key(base, 'x', 'p').split(':')[3],
+    );
+  });
+
   it('hashes tenants that are unsafe as a key segment (glob characters, colons, length)', () => {
     expect(keyOf(base, 'evil:*')).toMatch(/^llm:v1:~[0-9a-f]{24}:[0-9a-f]{64}$/);
     expect(keyOf(base, 'a'.repeat(100))).toMatch(/^llm:v1:~/);

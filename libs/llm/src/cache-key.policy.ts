@@ -42,7 +42,11 @@ export const VOLATILE_FIELDS: readonly string[] = [
 
 /** Tenants that are safe as a key segment as is; others are hashed (no glob characters, no `:`, bounded length). */
 const SAFE_TENANT = /^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$/;
-/** Cannot collide with a real tenant: SAFE_TENANT never starts with `_`. */
+/**
+ * The key segment of entries shared across tenants. No tenant's segment can equal it: SAFE_TENANT never starts
+ * with `_`, so a tenant named `_shared` is hashed like any other unsafe name (and its digest says `tenant`, the
+ * shared one `shared: true`).
+ */
 const SHARED_TENANT_SEGMENT = '_shared';
 
 export interface CacheKeyPolicyOptions {
@@ -96,7 +100,8 @@ export class CacheKeyPolicy {
 
   protected derive(request: ChatCompletionRequest, tenant: string, providerIdentity: string) {
     const { schemaVersion } = this.options;
-    const scope = this.options.shareAcrossTenants ? SHARED_TENANT_SEGMENT : tenant;
+    const shared = this.options.shareAcrossTenants;
+    const scope = shared ? SHARED_TENANT_SEGMENT : tenant;
     const { fields, excluded } = this.canonicalize(request);
     let custom: string | undefined;
     if (this.options.cacheKeyFn) {
@@ -106,9 +111,15 @@ export class CacheKeyPolicy {
     }
     const material = custom ?? canonicalJson(fields);
     const digest = sha256(
-      canonicalJson({ v: schemaVersion, provider: providerIdentity, tenant: scope, request: material }),
+      canonicalJson({
+        v: schemaVersion,
+        provider: providerIdentity,
+        ...(shared ? { shared: true } : { tenant }),
+        request: material,
+      }),
     );
-    const key = `${LLM_KEY_NAMESPACE}:v${schemaVersion}:${tenantSegment(scope)}:${digest}`;
+    const segment = shared ? SHARED_TENANT_SEGMENT : tenantSegment(tenant);
+    const key = `${LLM_KEY_NAMESPACE}:v${schemaVersion}:${segment}:${digest}`;
     return { key, scope, fields, excluded, custom };
   }
 
@@ -170,10 +181,9 @@ export function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex');
 }
 
+/** A tenant's key segment: the name when it is safe, else `~` and a hash (never the shared segment). */
 export function tenantSegment(tenant: string): string {
-  return SAFE_TENANT.test(tenant) || tenant === SHARED_TENANT_SEGMENT
-    ? tenant
-    : `~${sha256(tenant).slice(0, 24)}`;
+  return SAFE_TENANT.test(tenant) ? tenant : `~${sha256(tenant).slice(0, 24)}`;
 }
 
 function sortKeys(value: unknown): unknown {

@@ -2,7 +2,7 @@ import { Injectable, type CallHandler, type ExecutionContext, type NestIntercept
 import { Reflector } from '@nestjs/core';
 import { Observable, map } from 'rxjs';
 import { parseCacheControl, type CacheControl } from './cache-control.js';
-import { LLM_CACHE_ROUTE_OPTIONS } from './llm.constants.js';
+import { DEFAULT_TENANT, LLM_CACHE_ROUTE_OPTIONS } from './llm.constants.js';
 import {
   LlmRequestContext,
   type LlmCacheOutcome,
@@ -76,7 +76,7 @@ export class LlmCacheInterceptor implements NestInterceptor {
   /** The tenant: `request.tenant` as set by the app's auth guard (server-side identity), else `default`. */
   protected getTenant(context: ExecutionContext): string {
     const tenant = context.switchToHttp().getRequest<HttpRequestLike>().tenant;
-    return typeof tenant === 'string' && tenant.length > 0 ? tenant : 'default';
+    return typeof tenant === 'string' && tenant.length > 0 ? tenant : DEFAULT_TENANT;
   }
 
   /**

@@ -15,7 +15,7 @@ import type {
 } from './llm-cache.interfaces.js';
 import { LlmCacheMetrics, type LlmCacheResultLabel } from './llm-cache.metrics.js';
 import type { LlmProvider } from './llm-provider.interface.js';
-import { LlmProviderError, toLlmProviderError } from './llm-provider.error.js';
+import { callerAborted, LlmProviderError, toLlmProviderError } from './llm-provider.error.js';
 import { LlmRequestContext } from './llm-request.context.js';
 import {
   DEFAULT_TENANT,
@@ -34,8 +34,11 @@ import {
   entryToChunks,
   entryToCompletion,
   entryUsage,
+  hasFinished,
   isCompleteStream,
   isStorableFinish,
+  isWellFormedChunk,
+  isWellFormedCompletion,
   type LlmCacheEntry,
 } from './stream.codec.js';
 
@@ -59,11 +62,25 @@ interface Found {
 }
 
 type Coordinated<R> = { role: 'follower'; found: Found } | { role: 'leader'; result: R };
-/** Leaders call this exactly once: with the stored entry (followers get it) or nothing (followers retry). */
-type Release = (entry?: LlmCacheEntry) => Promise<void>;
+/**
+ * Leaders call this exactly once: with their entry (followers get it, stored or not: it answers their identical
+ * request), `'alone'` (a success with nothing to share: followers call the provider themselves, concurrently) or
+ * nothing (a failure: one follower leads next).
+ */
+type Release = (handoff?: LlmCacheEntry | 'alone') => Promise<void>;
+/**
+ * A leader's work: `release` as above; `followers()` counts the callers of this process waiting for it now;
+ * `boundMs`, when others may wait for it (a flight and a lock), is how long its work may take at most.
+ */
+type Lead<R> = (release: Release, followers: () => number, boundMs?: number) => Promise<R>;
 
 /** A follower re-tries after a failed leader at most this often before calling the provider itself. */
 const MAX_LEADER_ATTEMPTS = 5;
+/**
+ * A stream's capture is kept for storage up to maxEntryBytes of raw JSON times this when the entry would be
+ * gzipped: chunk JSON repeats its id/model/fields and shrinks 20-60x, so a capture above this cannot fit anyway.
+ */
+const CAPTURE_GZIP_HEADROOM = 16;
 
 /**
  * `generateTextWithCache()` and friends: the seed's cached LLM call with canonical keys, tenant isolation,
@@ -113,19 +130,29 @@ export class LlmCacheService {
     }
     this.refuseIfOnlyIfCached(plan);
 
-    const outcome = await this.coordinate(plan, async (release) => {
-      const t0 = performance.now();
-      const response = await this.completeUpstream(plan);
-      const latencyMs = performance.now() - t0;
-      const storable = isStorableFinish(
-        response.choices.map((c) => c.finish_reason),
-        this.options.storeLengthFinish,
-      );
-      const entry = storable ? this.newEntry(plan, latencyMs, { completion: response }) : undefined;
-      const stored = entry ? await this.store(plan, entry) : false;
-      await release(entry);
-      return { response, stored };
-    });
+    // The caller's abort answers the caller at once; the leader's work carries on while followers wait for it.
+    const outcome = await untilAborted(
+      this.coordinate(plan, async (release, followers) => {
+        const t0 = performance.now();
+        const upstream = this.upstreamAbort(plan, followers);
+        try {
+          const response = await this.completeUpstream(plan, upstream.signal);
+          const latencyMs = performance.now() - t0;
+          const storable = isStorableFinish(
+            response.choices.map((c) => c.finish_reason),
+            this.options.storeLengthFinish,
+          );
+          // Stored or not (cut off by max_tokens, filtered), it is the answer to the followers' identical request.
+          const entry = this.newEntry(plan, latencyMs, { completion: response });
+          const stored = storable ? await this.store(plan, entry) : false;
+          await release(entry);
+          return { response, stored };
+        } finally {
+          upstream.dispose();
+        }
+      }),
+      plan.signal,
+    );
     if (outcome.role === 'follower') {
       const { found: f } = outcome;
       return this.finish(
@@ -160,7 +187,12 @@ export class LlmCacheService {
       return this.finishStream(plan, this.replay(plan, found, 'hit', includeUsage), found.entry.ttlMs);
     this.refuseIfOnlyIfCached(plan);
 
-    const outcome = await this.coordinate(plan, (release) => this.leadStream(plan, includeUsage, release));
+    const outcome = await untilAborted(
+      this.coordinate(plan, (release, followers, boundMs) =>
+        this.leadStream(plan, includeUsage, release, followers, boundMs),
+      ),
+      plan.signal,
+    );
     if (outcome.role === 'follower') {
       const { found: f } = outcome;
       return this.finishStream(plan, this.replay(plan, f, 'coalesced', includeUsage), f.entry.ttlMs);
@@ -171,71 +203,130 @@ export class LlmCacheService {
 
   /**
    * A streamed miss: the upstream is read by a pump into a buffer (captured for the cache) while the caller reads the
-   * buffer. The caller stopping early, its abort signal, an upstream error or an incomplete answer store nothing.
+   * buffer. An upstream error or an incomplete answer stores nothing. The caller stopping early or aborting cancels
+   * the upstream call only when no follower in this process waits for it; otherwise the caller alone stops being
+   * served and the answer is still captured, stored and handed to the followers. A coordinated leader's whole
+   * capture is bounded by `capMs` (`coalescing.lockTtlMs`: past it the lock may be someone else's, and the key of
+   * this process has been held long enough); a stream nobody can wait for is bounded by the provider's idle timeout.
    */
   protected async leadStream(
     plan: LlmCallPlan,
     includeUsage: boolean,
     release: Release,
+    followers: () => number = () => 0,
+    capMs?: number,
   ): Promise<{ stream: AsyncIterable<ChatCompletionChunk>; storedPromise: Promise<boolean> }> {
     const t0 = performance.now();
-    const stop = new AbortController();
-    const signal = plan.signal ? AbortSignal.any([plan.signal, stop.signal]) : stop.signal;
-    // Usage is always asked of the upstream (and hidden from a client that did not ask) so hits can count it.
-    const upstream = await this.openUpstreamStream(
-      plan,
-      {
-        ...plan.request,
-        stream: true,
-        stream_options: { ...(plan.request.stream_options ?? {}), include_usage: true },
-      },
-      signal,
-    );
-    const broadcast = new ChunkBroadcast();
-    const storedPromise = this.pump(upstream, broadcast, signal).then(async (clean) => {
-      this.metrics.recordDuration(performance.now() - plan.startMs, false);
-      const entry =
-        clean && isCompleteStream(broadcast.chunks, this.options.storeLengthFinish)
-          ? this.newEntry(plan, performance.now() - t0, { chunks: broadcast.chunks })
-          : undefined;
-      const stored = entry ? await this.store(plan, entry) : false;
-      await release(entry);
+    const stop = this.upstreamAbort(plan, followers);
+    let capped = false;
+    const cap =
+      capMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            capped = true;
+            stop.abort();
+          }, capMs);
+    cap?.unref();
+    const cappedError = () =>
+      new LlmProviderError(`upstream stream still running after ${capMs} ms (coalescing.lockTtlMs)`, {
+        status: 504,
+        type: 'timeout',
+        code: 'upstream_timeout',
+      });
+    let upstream: Awaited<ReturnType<LlmCacheService['openUpstreamStream']>>;
+    try {
+      // Usage is always asked of the upstream (and hidden from a client that did not ask) so hits can count it.
+      upstream = await this.openUpstreamStream(
+        plan,
+        {
+          ...plan.request,
+          stream: true,
+          stream_options: { ...(plan.request.stream_options ?? {}), include_usage: true },
+        },
+        stop.signal,
+      );
+    } catch (err) {
+      clearTimeout(cap);
+      stop.dispose();
+      throw capped ? cappedError() : err;
+    }
+    const broadcast = new ChunkBroadcast({ maxCaptureBytes: this.maxCaptureBytes() });
+    const storedPromise = (async () => {
+      let handoff: LlmCacheEntry | 'alone' | undefined;
+      let stored = false;
+      try {
+        const clean = await this.pump(upstream, broadcast, stop.signal, () =>
+          capped ? cappedError() : undefined,
+        );
+        this.metrics.recordDuration(performance.now() - plan.startMs, false);
+        if (clean && !broadcast.isCapturing) handoff = 'alone';
+        else if (clean && hasFinished(broadcast.chunks)) {
+          handoff = this.newEntry(plan, performance.now() - t0, { chunks: broadcast.chunks });
+          if (isCompleteStream(broadcast.chunks, this.options.storeLengthFinish))
+            stored = await this.store(plan, handoff);
+        }
+      } catch (err) {
+        // Never reject: the caller may not even look at storedPromise, and followers must be released.
+        this.logger.warn(`not caching ${plan.key}: ${(err as Error).message}`);
+        handoff = undefined;
+        stored = false;
+      } finally {
+        clearTimeout(cap);
+        stop.dispose();
+        await release(handoff).catch(() => undefined);
+      }
       return stored;
-    });
+    })();
+    const callerSignal = plan.signal;
     async function* relay(): AsyncGenerator<ChatCompletionChunk> {
       try {
-        for await (const chunk of broadcast.read()) {
+        for await (const chunk of broadcast.read(callerSignal)) {
           const out = chunkForClient(chunk, includeUsage);
           if (out) yield out;
         }
+      } catch (err) {
+        throw callerSignal?.aborted ? callerAborted('stream aborted by the caller') : err;
       } finally {
-        // The caller stopped reading before the end: cancel the upstream call, store nothing.
-        if (!broadcast.isEnded) stop.abort();
+        // The caller stopped reading before the end: cancel the upstream call unless followers wait for it.
+        if (!broadcast.isEnded && followers() === 0) stop.abort();
       }
     }
     return { stream: relay(), storedPromise };
   }
 
-  /** Reads the upstream to its end into `broadcast`; resolves whether it ended cleanly (never rejects). */
+  /**
+   * Reads the upstream to its end into `broadcast`; resolves whether it ended cleanly (never rejects). Stops as soon
+   * as `signal` aborts, even if the provider does not notice; `abortError` names a reason other than the caller.
+   */
   private async pump(
     upstream: { iterator: AsyncIterator<ChatCompletionChunk>; first: IteratorResult<ChatCompletionChunk> },
     broadcast: ChunkBroadcast,
     signal: AbortSignal,
+    abortError: () => LlmProviderError | undefined,
   ): Promise<boolean> {
+    let onAbort: (() => void) | undefined;
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => reject(abortError() ?? callerAborted('stream aborted by the caller'));
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+    aborted.catch(() => undefined);
     try {
       let step = upstream.first;
       while (!step.done) {
+        if (!isWellFormedChunk(step.value)) throw malformedResponse();
         broadcast.push(step.value);
-        step = await upstream.iterator.next();
+        step = await Promise.race([upstream.iterator.next(), aborted]);
       }
-      if (signal.aborted)
-        throw new LlmProviderError('stream aborted by the caller', { status: 408, type: 'aborted' });
+      if (signal.aborted) throw abortError() ?? callerAborted('stream aborted by the caller');
       broadcast.end();
       return true;
     } catch (err) {
-      broadcast.end(this.failed(err));
-      await upstream.iterator.return?.().catch(() => undefined);
+      broadcast.end(this.failed(abortError() ?? err));
+      // Not awaited: a provider that ignores the abort must not keep the leader (and its followers) waiting.
+      void upstream.iterator.return?.().catch(() => undefined);
       return false;
+    } finally {
+      if (onAbort) signal.removeEventListener('abort', onAbort);
     }
   }
 
@@ -328,10 +419,13 @@ export class LlmCacheService {
     return plan;
   }
 
-  /** One GET; undefined on a miss, an unreadable entry, an entry older than `max-age`, or `no-cache`. */
-  protected async lookup(plan: LlmCallPlan): Promise<Found | undefined> {
+  /**
+   * One GET; undefined on a miss, an unreadable entry, an entry older than `max-age`, or `no-cache`. `quiet` leaves
+   * the cache's hit/miss counters alone (a follower polling for a leader's entry is not a lookup of its own).
+   */
+  protected async lookup(plan: LlmCallPlan, quiet = false): Promise<Found | undefined> {
     if (plan.control.noCache) return undefined;
-    const entry = await this.cache.get<LlmCacheEntry>(plan.key!);
+    const entry = await this.cache.get<LlmCacheEntry>(plan.key!, quiet ? { countStats: false } : undefined);
     if (!entry || entry.format !== 1 || (!entry.completion && !entry.chunks)) return undefined;
     const ageMs = Math.max(0, Date.now() - entry.createdAtMs);
     if (plan.control.maxAgeMs !== undefined && ageMs > plan.control.maxAgeMs) return undefined;
@@ -343,14 +437,10 @@ export class LlmCacheService {
    * get the leader's entry; a failed leader hands them nothing and one of them leads next. Every wait is bounded by
    * `waitTimeoutMs`, after which a follower calls the provider itself.
    */
-  protected async coordinate<R>(
-    plan: LlmCallPlan,
-    lead: (release: Release) => Promise<R>,
-  ): Promise<Coordinated<R>> {
+  protected async coordinate<R>(plan: LlmCallPlan, lead: Lead<R>): Promise<Coordinated<R>> {
     const { enabled, waitTimeoutMs } = this.options.coalescing;
     // A refresh wants an answer newer than what is stored, so it neither waits for nor blocks anyone.
-    if (!enabled || plan.control.noCache)
-      return { role: 'leader', result: await this.runLeader(lead, async () => undefined) };
+    if (!enabled || plan.control.noCache) return { role: 'leader', result: await this.runAlone(lead) };
     const key = plan.key!;
     const deadline = Date.now() + waitTimeoutMs;
     for (let attempt = 0; attempt < MAX_LEADER_ATTEMPTS && Date.now() < deadline; attempt++) {
@@ -365,11 +455,13 @@ export class LlmCacheService {
             found: { entry: outcome.value, ageMs: Math.max(0, Date.now() - outcome.value.createdAtMs) },
           };
         }
+        // The leader succeeded with nothing to share: waiting for another leader would only serialize the calls.
+        if (outcome !== 'none' && outcome.alone) break;
         continue;
       }
       return this.leadFlight(plan, flight, deadline, lead);
     }
-    return { role: 'leader', result: await this.runLeader(lead, async () => undefined) };
+    return { role: 'leader', result: await this.runAlone(lead) };
   }
 
   /** This process's leader: takes the Redis lock (or waits for the process holding it), then calls `lead`. */
@@ -377,7 +469,7 @@ export class LlmCacheService {
     plan: LlmCallPlan,
     flight: Flight<LlmCacheEntry>,
     deadline: number,
-    lead: (release: Release) => Promise<R>,
+    lead: Lead<R>,
   ): Promise<Coordinated<R>> {
     let token: string | undefined;
     try {
@@ -389,8 +481,8 @@ export class LlmCacheService {
           // Another leader may have stored the answer between our lookup and the lock: check before paying.
           const found = await this.lookup(plan);
           if (found) {
-            flight.settle({ ok: true, value: found.entry });
             await this.cache.releaseLock(plan.lockKey!, token);
+            flight.settle({ ok: true, value: found.entry });
             return { role: 'follower', found };
           }
           break;
@@ -403,18 +495,35 @@ export class LlmCacheService {
         }
       }
     } catch (err) {
-      flight.settle({ ok: false });
       if (token) await this.cache.releaseLock(plan.lockKey!, token);
+      flight.settle({ ok: false });
       throw err;
     }
-    const release: Release = async (entry) => {
-      flight.settle(entry ? { ok: true, value: entry } : { ok: false });
+    const release: Release = async (handoff) => {
+      // The lock first: a follower of this process that leads next must not find our stale lock and wait on it.
       if (token) await this.cache.releaseLock(plan.lockKey!, token);
+      flight.settle(
+        handoff === 'alone'
+          ? { ok: false, alone: true }
+          : handoff
+            ? { ok: true, value: handoff }
+            : { ok: false },
+      );
     };
-    return { role: 'leader', result: await this.runLeader(lead, release) };
+    const result = await this.runLeader(
+      lead,
+      release,
+      () => flight.followers,
+      this.options.coalescing.lockTtlMs,
+    );
+    return { role: 'leader', result };
   }
 
-  /** Polls the lock until the other process's leader is done; its entry, `released` (it failed) or `timeout`. */
+  /**
+   * Polls until the other process's leader is done: its entry as soon as it is stored (one GET per tick, so a lock
+   * left behind by a dead or detached leader costs one tick, not the whole wait), `released` when the lock is gone
+   * with no entry (it failed), or `timeout`.
+   */
   protected async waitForRemoteLeader(
     plan: LlmCallPlan,
     deadline: number,
@@ -422,37 +531,78 @@ export class LlmCacheService {
     const { pollIntervalMs } = this.options.coalescing;
     while (Date.now() < deadline) {
       await sleep(Math.min(pollIntervalMs, Math.max(0, deadline - Date.now())), plan.signal);
-      const held = await this.cache.exists(plan.lockKey!);
+      const [found, held] = await Promise.all([this.lookup(plan, true), this.cache.exists(plan.lockKey!)]);
+      if (found) return found;
       // Redis stopped answering: stop waiting for it and call the provider.
       if (held === undefined) return 'timeout';
       if (held) continue;
-      return (await this.lookup(plan)) ?? 'released';
+      // The entry may have landed between the two replies.
+      return (await this.lookup(plan, true)) ?? 'released';
     }
     return 'timeout';
   }
 
-  private async runLeader<R>(lead: (release: Release) => Promise<R>, release: Release): Promise<R> {
+  /** A leader nobody waits for (coalescing off, a refresh, or the wait for another leader gave up). */
+  private runAlone<R>(lead: Lead<R>): Promise<R> {
+    return this.runLeader(
+      lead,
+      async () => undefined,
+      () => 0,
+    );
+  }
+
+  private async runLeader<R>(
+    lead: Lead<R>,
+    release: Release,
+    followers: () => number,
+    boundMs?: number,
+  ): Promise<R> {
     let released = false;
-    const once: Release = async (entry) => {
+    const once: Release = async (handoff) => {
       if (released) return;
       released = true;
-      await release(entry);
+      await release(handoff);
     };
     try {
-      return await lead(once);
+      return await lead(once, followers, boundMs);
     } catch (err) {
       await once();
       throw err;
     }
   }
 
-  protected async completeUpstream(plan: LlmCallPlan): Promise<ChatCompletion> {
+  /**
+   * The upstream call's own abort. The caller's abort cancels it only while no follower in this process waits for
+   * its answer: a follower must not start over because the leader's client went away.
+   */
+  private upstreamAbort(
+    plan: LlmCallPlan,
+    followers: () => number,
+  ): { signal: AbortSignal; abort(): void; dispose(): void } {
+    const controller = new AbortController();
+    const caller = plan.signal;
+    const onAbort = () => {
+      if (followers() === 0) controller.abort();
+    };
+    if (caller?.aborted) onAbort();
+    else caller?.addEventListener('abort', onAbort, { once: true });
+    return {
+      signal: controller.signal,
+      abort: () => controller.abort(),
+      dispose: () => caller?.removeEventListener('abort', onAbort),
+    };
+  }
+
+  protected async completeUpstream(plan: LlmCallPlan, signal = plan.signal): Promise<ChatCompletion> {
     const { stream: _s, stream_options: _o, ...request } = plan.request;
+    let response: ChatCompletion;
     try {
-      return await plan.provider.complete(request as ChatCompletionRequest, { signal: plan.signal });
+      response = await plan.provider.complete(request as ChatCompletionRequest, { signal });
     } catch (err) {
       throw this.failed(err);
     }
+    if (!isWellFormedCompletion(response)) throw this.failed(malformedResponse());
+    return response;
   }
 
   /** Opens the upstream stream and reads its first chunk, so errors before the first byte reject here. */
@@ -462,11 +612,17 @@ export class LlmCacheService {
     signal = plan.signal,
   ): Promise<{ iterator: AsyncIterator<ChatCompletionChunk>; first: IteratorResult<ChatCompletionChunk> }> {
     const iterator = plan.provider.stream(request, { signal })[Symbol.asyncIterator]();
+    let first: IteratorResult<ChatCompletionChunk>;
     try {
-      return { iterator, first: await iterator.next() };
+      first = await iterator.next();
     } catch (err) {
       throw this.failed(err);
     }
+    if (!first.done && !isWellFormedChunk(first.value)) {
+      void iterator.return?.().catch(() => undefined);
+      throw this.failed(malformedResponse());
+    }
+    return { iterator, first };
   }
 
   /** Forwards an upstream stream to the caller as is (a bypass: nothing is captured or stored). */
@@ -479,6 +635,7 @@ export class LlmCacheService {
     try {
       let step = upstream.first;
       while (!step.done) {
+        if (!isWellFormedChunk(step.value)) throw this.failed(malformedResponse());
         const out = chunkForClient(step.value, includeUsage);
         if (out) yield out;
         try {
@@ -591,6 +748,12 @@ export class LlmCacheService {
     };
   }
 
+  /** Where a stream's capture stops being kept for storage (see `CAPTURE_GZIP_HEADROOM`). */
+  private maxCaptureBytes(): number {
+    const { maxEntryBytes, compressThresholdBytes } = this.cache.options;
+    return compressThresholdBytes < maxEntryBytes ? maxEntryBytes * CAPTURE_GZIP_HEADROOM : maxEntryBytes;
+  }
+
   private async store(plan: LlmCallPlan, entry: LlmCacheEntry): Promise<boolean> {
     try {
       return await this.cache.set(plan.key!, entry, { ttlMs: plan.ttlMs });
@@ -626,8 +789,30 @@ function checkTenant(tenant: unknown): string {
 }
 
 function throwIfAborted(signal?: AbortSignal): void {
-  if (signal?.aborted)
-    throw new LlmProviderError('request aborted by the caller', { status: 408, type: 'aborted' });
+  if (signal?.aborted) throw callerAborted();
+}
+
+function malformedResponse(): LlmProviderError {
+  return new LlmProviderError('upstream returned a malformed response', {
+    status: 502,
+    type: 'upstream_error',
+    code: 'malformed_response',
+  });
+}
+
+/**
+ * Settles with `work`, or rejects with a 408 as soon as the caller aborts. `work` then finishes on its own (a
+ * leader's upstream call that followers wait for); its late outcome is nobody's to handle.
+ */
+function untilAborted<T>(work: Promise<T>, signal?: AbortSignal): Promise<T> {
+  if (!signal) return work;
+  work.catch(() => undefined);
+  if (signal.aborted) return Promise.reject(callerAborted());
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(callerAborted());
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
@@ -639,7 +824,7 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     }, ms);
     const onAbort = () => {
       clearTimeout(timer);
-      reject(new LlmProviderError('request aborted by the caller', { status: 408, type: 'aborted' }));
+      reject(callerAborted());
     };
     signal?.addEventListener('abort', onAbort, { once: true });
   });

@@ -38,18 +38,17 @@ export class LlmProviderError extends Error {
   }
 }
 
+/** The caller gave up (a client disconnect, an aborted signal): 408, and never a cached answer. */
+export function callerAborted(message = 'request aborted by the caller', cause?: unknown): LlmProviderError {
+  return new LlmProviderError(message, { status: 408, type: 'aborted', cause });
+}
+
 const PASS_THROUGH = new Set([400, 401, 403, 404, 408, 413, 422, 429]);
 
 /** Maps anything a provider call can throw (SDK errors, fetch errors, aborts) to an `LlmProviderError`. */
 export function toLlmProviderError(err: unknown): LlmProviderError {
   if (err instanceof LlmProviderError) return err;
-  if (err instanceof APIUserAbortError) {
-    return new LlmProviderError('request aborted by the caller', {
-      status: 408,
-      type: 'aborted',
-      cause: err,
-    });
-  }
+  if (err instanceof APIUserAbortError) return callerAborted(undefined, err);
   if (err instanceof APIConnectionTimeoutError) {
     return new LlmProviderError('upstream timed out', {
       status: 504,
@@ -92,13 +91,7 @@ export function toLlmProviderError(err: unknown): LlmProviderError {
       },
     );
   }
-  if (err instanceof Error && err.name === 'AbortError') {
-    return new LlmProviderError('request aborted by the caller', {
-      status: 408,
-      type: 'aborted',
-      cause: err,
-    });
-  }
+  if (err instanceof Error && err.name === 'AbortError') return callerAborted(undefined, err);
   const message = err instanceof Error ? err.message : String(err);
   return new LlmProviderError(`upstream failed: ${message}`, {
     status: 502,

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import type { LlmProvider } from './llm-provider.interface.js';
-import { LlmProviderError } from './llm-provider.error.js';
+import { callerAborted } from './llm-provider.error.js';
 import type {
   ChatCompletion,
   ChatCompletionChunk,
@@ -123,7 +123,7 @@ export class MockProvider implements LlmProvider {
 }
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  if (signal?.aborted) return Promise.reject(aborted());
+  if (signal?.aborted) return Promise.reject(callerAborted());
   if (ms <= 0) return Promise.resolve();
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -132,12 +132,8 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     }, ms);
     const onAbort = () => {
       clearTimeout(timer);
-      reject(aborted());
+      reject(callerAborted());
     };
     signal?.addEventListener('abort', onAbort, { once: true });
   });
-}
-
-function aborted(): LlmProviderError {
-  return new LlmProviderError('request aborted by the caller', { status: 408, type: 'aborted' });
 }

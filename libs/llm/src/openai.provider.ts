@@ -1,6 +1,6 @@
 import OpenAI from 'openai';
 import type { LlmProvider } from './llm-provider.interface.js';
-import { LlmProviderError, toLlmProviderError } from './llm-provider.error.js';
+import { callerAborted, LlmProviderError, toLlmProviderError } from './llm-provider.error.js';
 import type {
   ChatCompletion,
   ChatCompletionChunk,
@@ -12,7 +12,10 @@ export interface OpenAiProviderOptions {
   apiKey: string;
   /** Any OpenAI-compatible endpoint: OpenAI, Azure-compatible gateways, Ollama, vLLM, llama.cpp server. */
   baseURL?: string;
-  /** Per request, including the whole streamed body. */
+  /**
+   * A plain call: the whole request. A stream: opening it and its first chunk, then the longest silence allowed
+   * between two chunks (an idle timeout, so a long generation is fine but a stalled upstream is not). Default 60 s.
+   */
   timeoutMs?: number;
   /** SDK retries on 408/409/429/5xx and connection errors. */
   maxRetries?: number;
@@ -66,7 +69,8 @@ export class OpenAiProvider implements LlmProvider {
     opts: ProviderCallOptions = {},
   ): AsyncGenerator<ChatCompletionChunk> {
     const body = { ...req, stream: true } as OpenAI.Chat.ChatCompletionCreateParamsStreaming;
-    // The deadline covers opening the stream and its first chunk; a long generation after that is legitimate.
+    // The deadline covers opening the stream and its first chunk, then restarts for every chunk: a long generation
+    // is legitimate, an upstream that goes silent mid-stream is not (the SDK's own timer stops at the headers).
     const deadline = new Deadline(this.timeoutMs, opts.signal);
     let iterator: AsyncIterator<ChatCompletionChunk> | undefined;
     let finished = false;
@@ -76,10 +80,12 @@ export class OpenAiProvider implements LlmProvider {
       );
       iterator = stream[Symbol.asyncIterator]();
       let step = await deadline.guard(iterator.next());
-      deadline.clear();
       while (!step.done) {
+        // Paused while the caller handles the chunk: only the upstream's silence counts.
+        deadline.clear();
         yield step.value;
-        step = await iterator.next();
+        deadline.restart();
+        step = await deadline.guard(iterator.next());
       }
       finished = true;
     } catch (err) {
@@ -92,7 +98,7 @@ export class OpenAiProvider implements LlmProvider {
     }
     // The SDK ends an aborted stream silently; the caller must not mistake it for a complete answer.
     if (opts.signal?.aborted) {
-      throw new LlmProviderError('stream aborted by the caller', { status: 408, type: 'aborted' });
+      throw callerAborted('stream aborted by the caller');
     }
   }
 
@@ -114,23 +120,35 @@ export class OpenAiProvider implements LlmProvider {
  */
 class Deadline {
   private readonly controller = new AbortController();
-  private readonly timer: NodeJS.Timeout;
+  private timer?: NodeJS.Timeout;
   private fired = false;
   private readonly expired: Promise<never>;
+  private readonly expire: (err: Error) => void;
   readonly signal: AbortSignal;
 
-  constructor(timeoutMs: number, callerSignal?: AbortSignal) {
+  constructor(
+    private readonly timeoutMs: number,
+    callerSignal?: AbortSignal,
+  ) {
     let expire!: (err: Error) => void;
     this.expired = new Promise<never>((_, reject) => (expire = reject));
     this.expired.catch(() => undefined);
-    this.timer = setTimeout(() => {
-      this.fired = true;
-      this.controller.abort();
-      expire(new Error('deadline exceeded'));
-    }, timeoutMs);
+    this.expire = expire;
+    this.restart();
     this.signal = callerSignal
       ? AbortSignal.any([callerSignal, this.controller.signal])
       : this.controller.signal;
+  }
+
+  /** Starts the full `timeoutMs` again (no effect once it fired). */
+  restart(): void {
+    clearTimeout(this.timer);
+    if (this.fired) return;
+    this.timer = setTimeout(() => {
+      this.fired = true;
+      this.controller.abort();
+      this.expire(new Error('deadline exceeded'));
+    }, this.timeoutMs);
   }
 
   clear(): void {

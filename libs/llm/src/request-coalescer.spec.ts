@@ -45,3 +45,27 @@ describe('RequestCoalescer', () => {
     next.settle({ ok: false });
   });
 });
+
+describe('RequestCoalescer follower bookkeeping', () => {
+  it('returns at once for a signal that was aborted before the wait began', async () => {
+    const c = new RequestCoalescer<string>();
+    const flight = c.lead('k')!;
+    const start = Date.now();
+    expect(await c.follow('k', 5000, AbortSignal.abort())).toBe('timeout');
+    expect(Date.now() - start).toBeLessThan(1000);
+    flight.settle({ ok: false });
+  });
+
+  it('counts the followers waiting for a flight', async () => {
+    const c = new RequestCoalescer<string>();
+    const flight = c.lead('k')!;
+    expect(flight.followers).toBe(0);
+    const waits = [c.follow('k', 1000), c.follow('k', 20)];
+    expect(flight.followers).toBe(2);
+    expect(await waits[1]).toBe('timeout');
+    expect(flight.followers).toBe(1);
+    flight.settle({ ok: false, alone: true });
+    expect(await waits[0]).toEqual({ ok: false, alone: true });
+    expect(flight.followers).toBe(0);
+  });
+});

@@ -65,6 +65,23 @@ describe('validateChatCompletionRequest', () => {
     expect(paramOf(body)).toBe(param);
   });
 
+  it('refuses input nested deeper than 64 levels with a 400 naming the field, not a stack overflow', () => {
+    let deep: Record<string, unknown> = { type: 'string' };
+    for (let i = 0; i < 10_000; i++) deep = { type: 'object', properties: { a: deep } };
+    const tools = [{ type: 'function', function: { name: 'f', parameters: deep } }];
+    expect(paramOf({ ...ok, tools })).toMatch(
+      /^tools\[0\]\.function\.parameters(\.properties\.a)+\.properties$/,
+    );
+    let nestedArrays: unknown = 'x';
+    for (let i = 0; i < 100; i++) nestedArrays = [nestedArrays];
+    expect(paramOf({ ...ok, extra: nestedArrays })).toMatch(/^extra(\[0\])+$/);
+    // 64 levels is fine (messages[0].content[0] alone is 3 deep), 65 is not.
+    let levels64: unknown = 1;
+    for (let i = 0; i < 64; i++) levels64 = { a: levels64 };
+    expect(paramOf({ ...ok, extra: levels64 })).toBeUndefined();
+    expect(paramOf({ ...ok, extra: [levels64] })).toBe('extra[0]' + '.a'.repeat(63));
+  });
+
   it('bounds the number of messages', () => {
     const many = { model: 'm', messages: Array.from({ length: 5 }, () => ({ role: 'user', content: 'x' })) };
     expect(paramOf(many, 4)).toBe('messages');

@@ -5,7 +5,12 @@ import type { ChatCompletionRequest } from './llm.types.js';
 export interface RequestValidationOptions {
   /** Upper bound of `messages.length` (a cheap guard against abusive bodies). */
   maxMessages?: number;
+  /** Deepest nesting of objects and arrays accepted anywhere in the body (default 64). */
+  maxDepth?: number;
 }
+
+/** Far deeper than any real request (JSON Schemas included), far shallower than what breaks a recursive walk. */
+export const DEFAULT_MAX_REQUEST_DEPTH = 64;
 
 const ROLES = new Set(['system', 'developer', 'user', 'assistant', 'tool', 'function']);
 
@@ -19,6 +24,7 @@ export function validateChatCompletionRequest(
 ): ChatCompletionRequest {
   const maxMessages = options.maxMessages ?? DEFAULT_MAX_MESSAGES;
   if (!isObject(body)) fail('', 'request body must be a JSON object');
+  checkDepth(body, options.maxDepth ?? DEFAULT_MAX_REQUEST_DEPTH);
   if (typeof body.model !== 'string' || body.model.trim() === '')
     fail('model', 'model is required and must be a non-empty string');
   if (!Array.isArray(body.messages)) fail('messages', 'messages is required and must be an array');
@@ -74,6 +80,43 @@ export function validateChatCompletionRequest(
     if (!ok) fail('tool_choice', 'tool_choice must be "none", "auto", "required" or an object naming a tool');
   }
   return body as unknown as ChatCompletionRequest;
+}
+
+interface Node {
+  value: unknown;
+  depth: number;
+  name: string | number;
+  parent?: Node;
+}
+
+/** Iterative (a recursive walk is what deep input breaks): fails naming the first path nested deeper than `max`. */
+function checkDepth(body: Record<string, unknown>, max: number): void {
+  const stack: Node[] = [{ value: body, depth: 0, name: '' }];
+  while (stack.length > 0) {
+    const node = stack.pop()!;
+    if (node.depth > max) fail(pathOf(node), `nested more than ${max} levels deep`);
+    const { value } = node;
+    if (Array.isArray(value)) {
+      value.forEach((v, i) => {
+        if (typeof v === 'object' && v !== null)
+          stack.push({ value: v, depth: node.depth + 1, name: i, parent: node });
+      });
+    } else if (typeof value === 'object' && value !== null) {
+      for (const [k, v] of Object.entries(value)) {
+        if (typeof v === 'object' && v !== null)
+          stack.push({ value: v, depth: node.depth + 1, name: k, parent: node });
+      }
+    }
+  }
+}
+
+function pathOf(node: Node): string {
+  let path = '';
+  for (let n: Node | undefined = node; n?.parent; n = n.parent) {
+    path =
+      typeof n.name === 'number' ? `[${n.name}]${path}` : `${n.parent.parent ? '.' : ''}${n.name}${path}`;
+  }
+  return path;
 }
 
 function validateMessage(m: unknown, path: string): void {

@@ -1,6 +1,14 @@
 import { describe, expect, it } from '@jest/globals';
 import type { ChatCompletion, ChatCompletionChunk } from './llm.types.js';
-import { assembleCompletion, chunkForClient, isCompleteStream, synthesizeChunks } from './stream.codec.js';
+import {
+  assembleCompletion,
+  chunkForClient,
+  hasFinished,
+  isCompleteStream,
+  isWellFormedChunk,
+  isWellFormedCompletion,
+  synthesizeChunks,
+} from './stream.codec.js';
 
 const base = { id: 'c1', object: 'chat.completion.chunk' as const, created: 1, model: 'm' };
 const chunk = (
@@ -110,5 +118,31 @@ describe('stream codec', () => {
       usage: null,
     });
     expect(chunkForClient(withNullUsage, false)).not.toHaveProperty('usage');
+  });
+
+  it('tells a well-formed completion or chunk from a malformed 200', () => {
+    expect(
+      isWellFormedCompletion({ choices: [{ index: 0, message: { role: 'assistant', content: 'x' } }] }),
+    ).toBe(true);
+    for (const bad of [{}, null, { choices: {} }, { choices: [null] }, { choices: [{ index: 0 }] }])
+      expect(isWellFormedCompletion(bad)).toBe(false);
+    expect(isWellFormedChunk(chunk([{ index: 0, delta: {}, finish_reason: null }]))).toBe(true);
+    expect(isWellFormedChunk(chunk([], { usage }))).toBe(true);
+    expect(isWellFormedChunk({ ...base, usage })).toBe(true);
+    for (const bad of [{ ...base }, { ...base, choices: 'x' }, { ...base, choices: [1] }, 'data', null])
+      expect(isWellFormedChunk(bad)).toBe(false);
+  });
+
+  it('knows a stream finished whatever its finish_reason, and not before every choice did', () => {
+    expect(hasFinished(textStream)).toBe(true);
+    expect(hasFinished([chunk([{ index: 0, delta: {}, finish_reason: 'content_filter' }])])).toBe(true);
+    expect(hasFinished(textStream.slice(0, 2))).toBe(false);
+    expect(hasFinished([])).toBe(false);
+    expect(
+      hasFinished([
+        chunk([{ index: 0, delta: {}, finish_reason: 'length' }]),
+        chunk([{ index: 1, delta: { content: 'x' }, finish_reason: null }]),
+      ]),
+    ).toBe(false);
   });
 });

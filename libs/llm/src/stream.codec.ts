@@ -16,6 +16,27 @@ export interface LlmCacheEntry {
   chunks?: ChatCompletionChunk[];
 }
 
+/** What every reader of an entry relies on: a `choices` array of objects that each carry a `message` object. */
+export function isWellFormedCompletion(value: unknown): value is ChatCompletion {
+  const choices = (value as { choices?: unknown } | null)?.choices;
+  return (
+    Array.isArray(choices) &&
+    choices.every((c) => isObject(c) && isObject((c as { message?: unknown }).message))
+  );
+}
+
+/** A chunk with a `choices` array of objects, or a usage chunk (some servers leave `choices` out of it). */
+export function isWellFormedChunk(value: unknown): value is ChatCompletionChunk {
+  if (!isObject(value)) return false;
+  const { choices, usage } = value as { choices?: unknown; usage?: unknown };
+  if (choices === undefined) return isObject(usage);
+  return Array.isArray(choices) && choices.every(isObject);
+}
+
+function isObject(v: unknown): boolean {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
 /** Finish reasons of a complete answer; `length` (truncated) only when the option says so. */
 export function isStorableFinish(
   reasons: Array<string | null | undefined>,
@@ -38,6 +59,17 @@ export function isCompleteStream(chunks: ChatCompletionChunk[], storeLengthFinis
     }
   }
   return isStorableFinish([...finish.values()], storeLengthFinish);
+}
+
+/** Every choice seen in the stream got a finish_reason, whatever it is: the upstream answered in full. */
+export function hasFinished(chunks: ChatCompletionChunk[]): boolean {
+  const finished = new Map<number, boolean>();
+  for (const chunk of chunks) {
+    for (const choice of chunk.choices ?? []) {
+      finished.set(choice.index, finished.get(choice.index) === true || !!choice.finish_reason);
+    }
+  }
+  return finished.size > 0 && [...finished.values()].every(Boolean);
 }
 
 export function entryUsage(entry: LlmCacheEntry): CompletionUsage | undefined {

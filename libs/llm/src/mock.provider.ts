@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import type { LlmProvider } from './llm-provider.interface.js';
-import { callerAborted } from './llm-provider.error.js';
+import { sleep } from './abortable.js';
 import type {
   ChatCompletion,
   ChatCompletionChunk,
@@ -120,20 +120,4 @@ export class MockProvider implements LlmProvider {
       },
     };
   }
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  if (signal?.aborted) return Promise.reject(callerAborted());
-  if (ms <= 0) return Promise.resolve();
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(callerAborted());
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }

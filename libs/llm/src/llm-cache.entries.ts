@@ -1,0 +1,63 @@
+import type { Logger } from '@nestjs/common';
+import type { RedisCacheService } from '@llm-cache/redis-cache';
+import type { Found, LlmCallPlan } from './llm-call.plan.js';
+import type { LlmCacheEntry } from './stream.codec.js';
+
+/**
+ * A stream's capture is kept for storage up to maxEntryBytes of raw JSON times this when the entry would be
+ * gzipped: chunk JSON repeats its id/model/fields and shrinks 20-60x, so a capture above this cannot fit anyway.
+ */
+const CAPTURE_GZIP_HEADROOM = 16;
+
+/** Reading, building and writing the cache entries of LLM answers (under `plan.key`). */
+export class LlmCacheEntries {
+  constructor(
+    protected readonly cache: RedisCacheService,
+    protected readonly logger: Logger,
+  ) {}
+
+  /**
+   * One GET; undefined on a miss, an unreadable entry, an entry older than `max-age`, or `no-cache`. `quiet` leaves
+   * the cache's hit/miss counters alone (a follower polling for a leader's entry is not a lookup of its own).
+   */
+  async lookup(plan: LlmCallPlan, quiet = false): Promise<Found | undefined> {
+    if (plan.control.noCache) return undefined;
+    const entry = await this.cache.get<LlmCacheEntry>(plan.key!, quiet ? { countStats: false } : undefined);
+    if (!entry || entry.format !== 1 || (!entry.completion && !entry.chunks)) return undefined;
+    const ageMs = Math.max(0, Date.now() - entry.createdAtMs);
+    if (plan.control.maxAgeMs !== undefined && ageMs > plan.control.maxAgeMs) return undefined;
+    return { entry, ageMs };
+  }
+
+  create(
+    plan: LlmCallPlan,
+    latencyMs: number,
+    body: Pick<LlmCacheEntry, 'completion' | 'chunks'>,
+  ): LlmCacheEntry {
+    const model = body.completion?.model ?? body.chunks?.[0]?.model ?? plan.request.model;
+    return {
+      format: 1,
+      createdAtMs: Date.now(),
+      upstreamLatencyMs: Math.round(latencyMs),
+      model,
+      ttlMs: plan.ttlMs,
+      ...body,
+    };
+  }
+
+  /** Resolves whether the entry was stored; never rejects (a cache that cannot store is not the caller's error). */
+  async store(plan: LlmCallPlan, entry: LlmCacheEntry): Promise<boolean> {
+    try {
+      return await this.cache.set(plan.key!, entry, { ttlMs: plan.ttlMs });
+    } catch (err) {
+      this.logger.warn(`not caching ${plan.key}: ${(err as Error).message}`);
+      return false;
+    }
+  }
+
+  /** Where a stream's capture stops being kept for storage (see `CAPTURE_GZIP_HEADROOM`). */
+  maxCaptureBytes(): number {
+    const { maxEntryBytes, compressThresholdBytes } = this.cache.options;
+    return compressThresholdBytes < maxEntryBytes ? maxEntryBytes * CAPTURE_GZIP_HEADROOM : maxEntryBytes;
+  }
+}

@@ -1,0 +1,174 @@
+import type { RedisCacheService } from '@llm-cache/redis-cache';
+import { sleep, throwIfAborted } from './abortable.js';
+import type { LlmCacheEntries } from './llm-cache.entries.js';
+import type { ResolvedLlmCacheOptions } from './llm-cache.interfaces.js';
+import type { Found, LlmCallPlan } from './llm-call.plan.js';
+import type { Flight, RequestCoalescer } from './request-coalescer.js';
+import type { LlmCacheEntry } from './stream.codec.js';
+
+export type Coordinated<R> = { role: 'follower'; found: Found } | { role: 'leader'; result: R };
+/**
+ * Leaders call this exactly once: with their entry (followers get it, stored or not: it answers their identical
+ * request), `'alone'` (a success with nothing to share: followers call the provider themselves, concurrently) or
+ * nothing (a failure: one follower leads next).
+ */
+export type Release = (handoff?: LlmCacheEntry | 'alone') => Promise<void>;
+/**
+ * A leader's work: `release` as above; `followers()` counts the callers of this process waiting for it now;
+ * `boundMs`, when others may wait for it (a flight and a lock), is how long its work may take at most.
+ */
+export type Lead<R> = (release: Release, followers: () => number, boundMs?: number) => Promise<R>;
+
+/** A follower re-tries after a failed leader at most this often before calling the provider itself. */
+const MAX_LEADER_ATTEMPTS = 5;
+
+/**
+ * One leader per key: in this process through the flight map, across processes through a Redis lock. Followers
+ * get the leader's entry; a failed leader hands them nothing and one of them leads next. Every wait is bounded by
+ * `waitTimeoutMs`, after which a follower calls the provider itself.
+ */
+export class LlmCallCoordinator {
+  constructor(
+    protected readonly cache: RedisCacheService,
+    protected readonly entries: LlmCacheEntries,
+    protected readonly flights: RequestCoalescer<LlmCacheEntry>,
+    protected readonly options: ResolvedLlmCacheOptions,
+  ) {}
+
+  async coordinate<R>(plan: LlmCallPlan, lead: Lead<R>): Promise<Coordinated<R>> {
+    const { enabled, waitTimeoutMs } = this.options.coalescing;
+    // A refresh wants an answer newer than what is stored, so it neither waits for nor blocks anyone.
+    if (!enabled || plan.control.noCache) return { role: 'leader', result: await this.runAlone(lead) };
+    const key = plan.key!;
+    const deadline = Date.now() + waitTimeoutMs;
+    for (let attempt = 0; attempt < MAX_LEADER_ATTEMPTS && Date.now() < deadline; attempt++) {
+      const flight = this.flights.lead(key);
+      if (!flight) {
+        const outcome = await this.flights.follow(key, deadline - Date.now(), plan.signal);
+        throwIfAborted(plan.signal);
+        if (outcome === 'timeout') break;
+        if (outcome !== 'none' && outcome.ok) {
+          return {
+            role: 'follower',
+            found: { entry: outcome.value, ageMs: Math.max(0, Date.now() - outcome.value.createdAtMs) },
+          };
+        }
+        // The leader succeeded with nothing to share: waiting for another leader would only serialize the calls.
+        if (outcome !== 'none' && outcome.alone) break;
+        continue;
+      }
+      return this.leadFlight(plan, flight, deadline, lead);
+    }
+    return { role: 'leader', result: await this.runAlone(lead) };
+  }
+
+  /** This process's leader: takes the Redis lock (or waits for the process holding it), then calls `lead`. */
+  protected async leadFlight<R>(
+    plan: LlmCallPlan,
+    flight: Flight<LlmCacheEntry>,
+    deadline: number,
+    lead: Lead<R>,
+  ): Promise<Coordinated<R>> {
+    let token: string | undefined;
+    try {
+      for (let attempt = 0; attempt < MAX_LEADER_ATTEMPTS; attempt++) {
+        const lock = await this.cache.acquireLock(plan.lockKey!, this.options.coalescing.lockTtlMs);
+        if (lock.status === 'unavailable') break;
+        if (lock.status === 'acquired') {
+          token = lock.token;
+          // Another leader may have stored the answer between our lookup and the lock: check before paying.
+          const found = await this.entries.lookup(plan);
+          if (found) {
+            await this.cache.releaseLock(plan.lockKey!, token);
+            flight.settle({ ok: true, value: found.entry });
+            return { role: 'follower', found };
+          }
+          break;
+        }
+        const waited = await this.waitForRemoteLeader(plan, deadline);
+        if (waited === 'timeout') break;
+        if (waited !== 'released') {
+          flight.settle({ ok: true, value: waited.entry });
+          return { role: 'follower', found: waited };
+        }
+      }
+    } catch (err) {
+      if (token) await this.cache.releaseLock(plan.lockKey!, token);
+      flight.settle({ ok: false });
+      throw err;
+    }
+    const release: Release = async (handoff) => {
+      // The lock first: a follower of this process that leads next must not find our stale lock and wait on it.
+      if (token) await this.cache.releaseLock(plan.lockKey!, token);
+      flight.settle(
+        handoff === 'alone'
+          ? { ok: false, alone: true }
+          : handoff
+            ? { ok: true, value: handoff }
+            : { ok: false },
+      );
+    };
+    const result = await this.runLeader(
+      lead,
+      release,
+      () => flight.followers,
+      this.options.coalescing.lockTtlMs,
+    );
+    return { role: 'leader', result };
+  }
+
+  /**
+   * Polls until the other process's leader is done: its entry as soon as it is stored (one GET per tick, so a lock
+   * left behind by a dead or detached leader costs one tick, not the whole wait), `released` when the lock is gone
+   * with no entry (it failed), or `timeout`.
+   */
+  protected async waitForRemoteLeader(
+    plan: LlmCallPlan,
+    deadline: number,
+  ): Promise<Found | 'released' | 'timeout'> {
+    const { pollIntervalMs } = this.options.coalescing;
+    while (Date.now() < deadline) {
+      await sleep(Math.min(pollIntervalMs, Math.max(0, deadline - Date.now())), plan.signal);
+      const [found, held] = await Promise.all([
+        this.entries.lookup(plan, true),
+        this.cache.exists(plan.lockKey!),
+      ]);
+      if (found) return found;
+      // Redis stopped answering: stop waiting for it and call the provider.
+      if (held === undefined) return 'timeout';
+      if (held) continue;
+      // The entry may have landed between the two replies.
+      return (await this.entries.lookup(plan, true)) ?? 'released';
+    }
+    return 'timeout';
+  }
+
+  /** A leader nobody waits for (coalescing off, a refresh, or the wait for another leader gave up). */
+  protected runAlone<R>(lead: Lead<R>): Promise<R> {
+    return this.runLeader(
+      lead,
+      async () => undefined,
+      () => 0,
+    );
+  }
+
+  protected async runLeader<R>(
+    lead: Lead<R>,
+    release: Release,
+    followers: () => number,
+    boundMs?: number,
+  ): Promise<R> {
+    let released = false;
+    const once: Release = async (handoff) => {
+      if (released) return;
+      released = true;
+      await release(handoff);
+    };
+    try {
+      return await lead(once, followers, boundMs);
+    } catch (err) {
+      await once();
+      throw err;
+    }
+  }
+}

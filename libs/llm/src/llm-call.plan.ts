@@ -1,0 +1,24 @@
+import type { CacheControl } from './cache-control.js';
+import type { LlmProvider } from './llm-provider.interface.js';
+import type { ChatCompletionRequest } from './llm.types.js';
+import type { LlmCacheEntry } from './stream.codec.js';
+
+/** Everything one call needs, resolved from its arguments, the request context and the module options. */
+export interface LlmCallPlan {
+  request: ChatCompletionRequest;
+  provider: LlmProvider;
+  tenant: string;
+  control: CacheControl;
+  ttlMs: number;
+  signal?: AbortSignal;
+  /** Undefined when the call bypasses the cache. */
+  key?: string;
+  lockKey?: string;
+  startMs: number;
+}
+
+/** A stored (or handed-over) entry and its age when it was found. */
+export interface Found {
+  entry: LlmCacheEntry;
+  ageMs: number;
+}

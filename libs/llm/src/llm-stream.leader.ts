@@ -1,0 +1,179 @@
+import type { Logger } from '@nestjs/common';
+import { ChunkBroadcast } from './chunk-broadcast.js';
+import type { LlmCacheAccounting } from './llm-cache.accounting.js';
+import type { LlmCacheEntries } from './llm-cache.entries.js';
+import type { LlmStreamResult, ResolvedLlmCacheOptions } from './llm-cache.interfaces.js';
+import type { Release } from './llm-call.coordinator.js';
+import type { Found, LlmCallPlan } from './llm-call.plan.js';
+import { callerAborted, LlmProviderError } from './llm-provider.error.js';
+import type { ChatCompletionChunk } from './llm.types.js';
+import { malformedResponse, type LlmUpstream, type UpstreamStream } from './llm-upstream.js';
+import {
+  chunkForClient,
+  entryToChunks,
+  hasFinished,
+  isCompleteStream,
+  isWellFormedChunk,
+  type LlmCacheEntry,
+} from './stream.codec.js';
+
+/**
+ * Streams of cached calls: a leader's upstream stream is captured for the cache while it is relayed to the caller,
+ * and a stored (or handed-over) entry is replayed chunk-for-chunk.
+ */
+export class LlmStreamLeader {
+  constructor(
+    protected readonly upstream: LlmUpstream,
+    protected readonly entries: LlmCacheEntries,
+    protected readonly accounting: LlmCacheAccounting,
+    protected readonly options: ResolvedLlmCacheOptions,
+    protected readonly logger: Logger,
+  ) {}
+
+  /**
+   * A streamed miss: the upstream is read by a pump into a buffer (captured for the cache) while the caller reads the
+   * buffer. An upstream error or an incomplete answer stores nothing. The caller stopping early or aborting cancels
+   * the upstream call only when no follower in this process waits for it; otherwise the caller alone stops being
+   * served and the answer is still captured, stored and handed to the followers. A coordinated leader's whole
+   * capture is bounded by `capMs` (`coalescing.lockTtlMs`: past it the lock may be someone else's, and the key of
+   * this process has been held long enough); a stream nobody can wait for is bounded by the provider's idle timeout.
+   */
+  async leadStream(
+    plan: LlmCallPlan,
+    includeUsage: boolean,
+    release: Release,
+    followers: () => number = () => 0,
+    capMs?: number,
+  ): Promise<{ stream: AsyncIterable<ChatCompletionChunk>; storedPromise: Promise<boolean> }> {
+    const t0 = performance.now();
+    const stop = this.upstream.abortFor(plan, followers);
+    let capped = false;
+    const cap =
+      capMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            capped = true;
+            stop.abort();
+          }, capMs);
+    cap?.unref();
+    const cappedError = () =>
+      new LlmProviderError(`upstream stream still running after ${capMs} ms (coalescing.lockTtlMs)`, {
+        status: 504,
+        type: 'timeout',
+        code: 'upstream_timeout',
+      });
+    let upstream: UpstreamStream;
+    try {
+      // Usage is always asked of the upstream (and hidden from a client that did not ask) so hits can count it.
+      upstream = await this.upstream.openStream(
+        plan,
+        {
+          ...plan.request,
+          stream: true,
+          stream_options: { ...(plan.request.stream_options ?? {}), include_usage: true },
+        },
+        stop.signal,
+      );
+    } catch (err) {
+      clearTimeout(cap);
+      stop.dispose();
+      throw capped ? cappedError() : err;
+    }
+    const broadcast = new ChunkBroadcast({ maxCaptureBytes: this.entries.maxCaptureBytes() });
+    const storedPromise = (async () => {
+      let handoff: LlmCacheEntry | 'alone' | undefined;
+      let stored = false;
+      try {
+        const clean = await this.pump(upstream, broadcast, stop.signal, () =>
+          capped ? cappedError() : undefined,
+        );
+        this.accounting.streamEnded(plan);
+        if (clean && !broadcast.isCapturing) handoff = 'alone';
+        else if (clean && hasFinished(broadcast.chunks)) {
+          handoff = this.entries.create(plan, performance.now() - t0, { chunks: broadcast.chunks });
+          if (isCompleteStream(broadcast.chunks, this.options.storeLengthFinish))
+            stored = await this.entries.store(plan, handoff);
+        }
+      } catch (err) {
+        // Never reject: the caller may not even look at storedPromise, and followers must be released.
+        this.logger.warn(`not caching ${plan.key}: ${(err as Error).message}`);
+        handoff = undefined;
+        stored = false;
+      } finally {
+        clearTimeout(cap);
+        stop.dispose();
+        await release(handoff).catch(() => undefined);
+      }
+      return stored;
+    })();
+    const callerSignal = plan.signal;
+    async function* relay(): AsyncGenerator<ChatCompletionChunk> {
+      try {
+        for await (const chunk of broadcast.read(callerSignal)) {
+          const out = chunkForClient(chunk, includeUsage);
+          if (out) yield out;
+        }
+      } catch (err) {
+        throw callerSignal?.aborted ? callerAborted('stream aborted by the caller') : err;
+      } finally {
+        // The caller stopped reading before the end: cancel the upstream call unless followers wait for it.
+        if (!broadcast.isEnded && followers() === 0) stop.abort();
+      }
+    }
+    return { stream: relay(), storedPromise };
+  }
+
+  /** An answer served from an entry (stored, or handed over by a leader) as a stream. */
+  replay(
+    plan: LlmCallPlan,
+    found: Found,
+    status: 'hit' | 'coalesced',
+    includeUsage: boolean,
+  ): LlmStreamResult {
+    const chunks = entryToChunks(found.entry);
+    async function* replay(): AsyncGenerator<ChatCompletionChunk> {
+      for (const chunk of chunks) {
+        const out = chunkForClient(chunk, includeUsage);
+        if (out) yield out;
+      }
+    }
+    const { cached, ageMs, key } = this.accounting.served(plan, found, status);
+    return { stream: replay(), cached, status, ageMs, key, storedPromise: Promise.resolve(false) };
+  }
+
+  /**
+   * Reads the upstream to its end into `broadcast`; resolves whether it ended cleanly (never rejects). Stops as soon
+   * as `signal` aborts, even if the provider does not notice; `abortError` names a reason other than the caller.
+   */
+  protected async pump(
+    upstream: UpstreamStream,
+    broadcast: ChunkBroadcast,
+    signal: AbortSignal,
+    abortError: () => LlmProviderError | undefined,
+  ): Promise<boolean> {
+    let onAbort: (() => void) | undefined;
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => reject(abortError() ?? callerAborted('stream aborted by the caller'));
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+    aborted.catch(() => undefined);
+    try {
+      let step = upstream.first;
+      while (!step.done) {
+        if (!isWellFormedChunk(step.value)) throw malformedResponse();
+        broadcast.push(step.value);
+        step = await Promise.race([upstream.iterator.next(), aborted]);
+      }
+      if (signal.aborted) throw abortError() ?? callerAborted('stream aborted by the caller');
+      broadcast.end();
+      return true;
+    } catch (err) {
+      broadcast.end(this.accounting.failed(abortError() ?? err));
+      // Not awaited: a provider that ignores the abort must not keep the leader (and its followers) waiting.
+      void upstream.iterator.return?.().catch(() => undefined);
+      return false;
+    } finally {
+      if (onAbort) signal.removeEventListener('abort', onAbort);
+    }
+  }
+}

@@ -252,4 +252,16 @@ describe('OpenAI-compatible API with the official openai SDK', () => {
     expect(again.headers.get('x-cache')).toBe('MISS');
     expect(fake.callCount).toBe(2);
   });
+
+  it('serves a repeated GET /v1/models from the cache without asking the upstream again', async () => {
+    const get = () => fetch(`${bot.url}/v1/models`, { headers: { authorization: `Bearer ${KEY}` } });
+    const first = await get();
+    expect(first.status).toBe(200);
+    const upstreamCalls = upstreamResponses.length;
+    const second = await get();
+    expect(second.status).toBe(200);
+    expect(second.headers.get('x-cache')).toBe('HIT');
+    expect(await second.json()).toEqual(await first.json());
+    expect(upstreamResponses.length).toBe(upstreamCalls);
+  });
 });

@@ -15,3 +15,5 @@ export * from './redis-client.factory.js';
 export * from './redis-health.indicator.js';
 export * from './redis-info.parser.js';
 export * from './redis.backend.js';
+export * from './cache-response.decorator.js';
+export * from './redis-cache.interceptor.js';

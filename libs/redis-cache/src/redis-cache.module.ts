@@ -13,6 +13,7 @@ import {
   REDIS_CACHE_RESOLVED_OPTIONS,
 } from './redis-cache.constants.js';
 import type { RedisCacheModuleOptions, ResolvedRedisCacheOptions } from './redis-cache.interfaces.js';
+import { RedisCacheInterceptor } from './redis-cache.interceptor.js';
 import { RedisCacheMetrics } from './redis-cache.metrics.js';
 import { ConfigurableRedisCacheModule, REDIS_CACHE_MODULE_OPTIONS } from './redis-cache.module-definition.js';
 import { resolveRedisCacheOptions } from './redis-cache.options.js';
@@ -53,6 +54,7 @@ const providers: Provider[] = [
   },
   RedisCacheMetrics,
   RedisCacheService,
+  RedisCacheInterceptor,
   HealthIndicatorService,
   RedisHealthIndicator,
 ];
@@ -70,6 +72,7 @@ const providers: Provider[] = [
     CACHE_MANAGER,
     RedisCacheMetrics,
     RedisCacheService,
+    RedisCacheInterceptor,
     RedisHealthIndicator,
   ],
 })

@@ -1,4 +1,5 @@
 import { Body, Controller, Get, HttpCode, Post, UseGuards } from '@nestjs/common';
+import { CacheResponse } from '@llm-cache/redis-cache';
 import {
   CacheLlmResponse,
   InjectLlmProvider,
@@ -40,7 +41,9 @@ export class OpenAiController {
       : (await this.llmCache.generateTextWithCache(request)).response;
   }
 
+  // The same list for every tenant, and it rarely changes: no upstream round trip per call.
   @Get('models')
+  @CacheResponse({ ttlMs: 60_000 })
   async models(): Promise<ModelList> {
     const ids = [this.config.llm.model, ...(await this.provider.listModels())];
     return {

@@ -32,8 +32,9 @@ function http(
   url: string,
   handler: (...args: unknown[]) => unknown = Routes.prototype.plain,
   body?: unknown,
+  tenant?: string,
 ): ExecutionContext {
-  const req = { method, url, originalUrl: url, headers: {}, body };
+  const req = { method, url, originalUrl: url, headers: {}, body, tenant };
   const ctx = new ExecutionContextHost([req, {}, () => undefined], Routes, handler);
   ctx.setType('http');
   return ctx;
@@ -77,6 +78,14 @@ describe('RedisCacheInterceptor key derivation', () => {
       '/items/1/',
     ].map((url) => probe.key(http('GET', url)));
     expect(new Set(keys).size).toBe(keys.length);
+  });
+
+  it('never shares an entry between tenants set by an auth guard (request.tenant)', () => {
+    const plain = Routes.prototype.plain;
+    const acme = probe.key(http('GET', '/items/1', plain, undefined, 'acme'));
+    expect(acme).toBe(probe.key(http('GET', '/items/1', plain, undefined, 'acme')));
+    expect(acme).not.toBe(probe.key(http('GET', '/items/1', plain, undefined, 'globex')));
+    expect(acme).not.toBe(probe.key(http('GET', '/items/1')));
   });
 
   it('keys HEAD like GET, so a HEAD is answered from the GET entry', () => {

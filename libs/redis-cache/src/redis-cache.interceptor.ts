@@ -52,6 +52,8 @@ interface HttpRequestLike {
   originalUrl?: string;
   headers?: Record<string, string | string[] | undefined>;
   body?: unknown;
+  /** Set by an app's auth guard (the chatbot's ApiKeyGuard does); part of the default key when present. */
+  tenant?: unknown;
 }
 
 interface HttpResponseLike {
@@ -66,8 +68,9 @@ interface HttpResponseLike {
  * that call) and stores `toEntry(result)` for `getTtlMs`. Errors are never stored; Redis being down only costs the
  * bounded, breaker-guarded calls of `RedisCacheService`.
  *
- * The default key is method + path + sorted query, i.e. the answer must be the same for every caller: extend
- * `getCacheKeyParts` with the caller's identity on routes whose answer depends on who asks.
+ * The default key is method + path + sorted query, plus `request.tenant` when an auth guard set one — so two
+ * tenants never share an entry by default. Within a tenant the answer must be the same for every caller: extend
+ * `getCacheKeyParts` with the caller's identity on routes whose answer depends on the user.
  */
 @Injectable()
 export class RedisCacheInterceptor implements NestInterceptor {
@@ -116,12 +119,14 @@ export class RedisCacheInterceptor implements NestInterceptor {
 
   /**
    * What identifies an answer. Default: method (HEAD counts as GET, Express answers it with the GET handler),
-   * path, query sorted by name then value, and for methods with a body its canonical JSON.
+   * path, query sorted by name then value, for methods with a body its canonical JSON, and the tenant.
    */
   protected getCacheKeyParts(context: ExecutionContext): unknown[] {
     const req = this.getRequest(context);
-    const parts = requestKeyParts(req.method ?? 'GET', req.originalUrl ?? req.url ?? '/');
-    if (!['GET', 'HEAD'].includes(parts[0])) parts.push(canonicalJson(req.body ?? null));
+    const parts: unknown[] = requestKeyParts(req.method ?? 'GET', req.originalUrl ?? req.url ?? '/');
+    if (!['GET', 'HEAD'].includes(parts[0] as string)) parts.push(canonicalJson(req.body ?? null));
+    // Tenant isolation by default, as in the LLM cache: an answer cached for one tenant is never served to another.
+    parts.push({ tenant: typeof req.tenant === 'string' ? req.tenant : null });
     return parts;
   }
 

@@ -14,6 +14,24 @@ const keyOf = (req: ChatCompletionRequest, tenant = 't1', p = policy, provider =
   p.explain(req, tenant, provider).key;
 
 describe('CacheKeyPolicy', () => {
+  it('keeps a field named "__proto__" in the key (JSON.parse makes it an own field; it must not vanish)', () => {
+    // JSON.parse, like a body parser, creates "__proto__" as an ordinary own property.
+    const withProto = (value: unknown) =>
+      JSON.parse(
+        JSON.stringify({ ...base, tools: [] }).replace('"tools":[]', `"__proto__":${JSON.stringify(value)}`),
+      );
+    const nested = (value: unknown) =>
+      JSON.parse(
+        JSON.stringify({
+          ...base,
+          response_format: { type: 'json_schema', json_schema: { schema: 0 } },
+        }).replace('"schema":0', `"schema":{"__proto__":${JSON.stringify(value)}}`),
+      );
+    expect(keyOf(withProto({ a: 1 }))).not.toBe(keyOf(withProto({ a: 2 })));
+    expect(keyOf(withProto({ a: 1 }))).not.toBe(keyOf(base));
+    expect(keyOf(nested({ a: 1 }))).not.toBe(keyOf(nested({ a: 2 })));
+  });
+
   it('is independent of object key order at every depth', () => {
     const a = {
       ...base,

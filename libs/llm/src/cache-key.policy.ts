@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { canonicalJson } from '@llm-cache/redis-cache';
 import { LLM_KEY_NAMESPACE } from './llm.constants.js';
 import type { ChatCompletionRequest } from './llm.types.js';
 
@@ -127,12 +128,13 @@ export class CacheKeyPolicy {
   canonicalize(request: ChatCompletionRequest): { fields: Record<string, unknown>; excluded: string[] } {
     const volatile = new Set(VOLATILE_FIELDS);
     if (this.options.includeUserField) volatile.delete('user');
-    const fields: Record<string, unknown> = {};
+    const kept: Array<[string, unknown]> = [];
     const excluded: string[] = [];
     for (const [name, value] of Object.entries(request)) {
       if (volatile.has(name)) excluded.push(name);
-      else if (value !== undefined && value !== null) fields[name] = stripNulls(value);
+      else if (value !== undefined && value !== null) kept.push([name, stripNulls(value)]);
     }
+    const fields = Object.fromEntries(kept);
     normalizeDefaults(fields);
     return { fields, excluded: excluded.sort() };
   }
@@ -172,10 +174,8 @@ export function normalizeDefaults(f: Record<string, unknown>): void {
   }
 }
 
-/** JSON with object keys sorted at every depth; `undefined` members dropped (as JSON.stringify does). */
-export function canonicalJson(value: unknown): string {
-  return JSON.stringify(sortKeys(value));
-}
+/** The one canonical JSON of the project (sorted keys at every depth), shared with redis-cache's response keys. */
+export { canonicalJson };
 
 export function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex');
@@ -186,22 +186,18 @@ export function tenantSegment(tenant: string): string {
   return SAFE_TENANT.test(tenant) ? tenant : `~${sha256(tenant).slice(0, 24)}`;
 }
 
-function sortKeys(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(sortKeys);
-  if (isPlainObject(value)) {
-    const out: Record<string, unknown> = {};
-    for (const k of Object.keys(value).sort()) out[k] = sortKeys(value[k]);
-    return out;
-  }
-  return value;
-}
-
+/**
+ * Drops null/undefined members at every depth. Built with `Object.fromEntries` (own data properties): assigning
+ * `out[k]` would turn a `"__proto__"` field from the request into the object's prototype and drop it from the key.
+ */
 function stripNulls(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(stripNulls);
   if (isPlainObject(value)) {
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) if (v !== null && v !== undefined) out[k] = stripNulls(v);
-    return out;
+    return Object.fromEntries(
+      Object.entries(value)
+        .filter(([, v]) => v !== null && v !== undefined)
+        .map(([k, v]) => [k, stripNulls(v)]),
+    );
   }
   return value;
 }

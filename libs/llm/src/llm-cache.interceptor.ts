@@ -1,6 +1,7 @@
 import { Injectable, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { Observable, map } from 'rxjs';
+import { cacheStatusHeaders, setResponseHeaders } from '@llm-cache/redis-cache';
 import { parseCacheControl, type CacheControl } from './cache-control.js';
 import { DEFAULT_TENANT, LLM_CACHE_ROUTE_OPTIONS } from './llm.constants.js';
 import {
@@ -94,28 +95,12 @@ export class LlmCacheInterceptor implements NestInterceptor {
 
   /** Called with what the cache decided, before any byte of the body is sent. */
   protected onOutcome(context: ExecutionContext, outcome: LlmCacheOutcome): void {
-    const res = context.switchToHttp().getResponse<HttpResponseLike>();
-    for (const [name, value] of Object.entries(this.headersFor(outcome))) setHeader(res, name, value);
+    setResponseHeaders(context.switchToHttp().getResponse<HttpResponseLike>(), this.headersFor(outcome));
   }
 
   protected headersFor(outcome: LlmCacheOutcome): Record<string, string> {
-    const name = this.cacheName;
-    const ttl = outcome.ttlMs !== undefined ? `; ttl=${Math.floor(outcome.ttlMs / 1000)}` : '';
-    const stored = outcome.stored ? '; stored' : '';
-    const age = String(Math.floor((outcome.ageMs ?? 0) / 1000));
-    switch (outcome.status) {
-      case 'hit':
-        return { 'X-Cache': 'HIT', 'Cache-Status': `${name}; hit${ttl}`, Age: age };
-      case 'coalesced':
-        // RFC 9211: the request was collapsed into another one's forward, so it was a hit for this client.
-        return { 'X-Cache': 'HIT', 'Cache-Status': `${name}; fwd=miss; collapsed${ttl}`, Age: age };
-      case 'miss':
-        return { 'X-Cache': 'MISS', 'Cache-Status': `${name}; fwd=miss${stored}` };
-      case 'refresh':
-        return { 'X-Cache': 'MISS', 'Cache-Status': `${name}; fwd=request${stored}` };
-      case 'bypass':
-        return { 'X-Cache': 'BYPASS', 'Cache-Status': `${name}; fwd=bypass` };
-    }
+    const status = outcome.status === 'coalesced' ? 'collapsed' : outcome.status;
+    return cacheStatusHeaders(this.cacheName, { ...outcome, status });
   }
 
   private onResult(context: ExecutionContext, llmContext: LlmRequestContextData, result: unknown): unknown {
@@ -123,9 +108,11 @@ export class LlmCacheInterceptor implements NestInterceptor {
     const stream = asChunkStream(result);
     if (!stream) return result;
     const res = context.switchToHttp().getResponse<HttpResponseLike>();
-    setHeader(res, 'Content-Type', 'text/event-stream; charset=utf-8');
-    setHeader(res, 'Cache-Control', 'no-cache');
-    setHeader(res, 'X-Accel-Buffering', 'no');
+    setResponseHeaders(res, {
+      'Content-Type': 'text/event-stream; charset=utf-8',
+      'Cache-Control': 'no-cache',
+      'X-Accel-Buffering': 'no',
+    });
     return toServerSentEvents(stream);
   }
 }
@@ -170,9 +157,4 @@ function isAsyncIterable(value: unknown): boolean {
     typeof (value as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === 'function' &&
     typeof (value as { then?: unknown }).then !== 'function'
   );
-}
-
-function setHeader(res: HttpResponseLike, name: string, value: string): void {
-  if (typeof res.setHeader === 'function') res.setHeader(name, value);
-  else res.header?.(name, value);
 }

@@ -8,6 +8,7 @@ import {
 } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { defer, lastValueFrom, type Observable } from 'rxjs';
+import { cacheStatusHeaders, setResponseHeaders, type CacheOutcomeStatus } from './cache-status.js';
 import { RedisCacheService } from './redis-cache.service.js';
 
 /** Route metadata written by `@CacheResponse()`. */
@@ -30,7 +31,7 @@ export interface StoredResponse {
   entry: unknown;
 }
 
-export type ResponseCacheStatus = 'hit' | 'collapsed' | 'miss' | 'refresh' | 'bypass';
+export type ResponseCacheStatus = CacheOutcomeStatus;
 
 export interface ResponseCacheOutcome {
   status: ResponseCacheStatus;
@@ -155,34 +156,11 @@ export class RedisCacheInterceptor implements NestInterceptor {
 
   /** Called with what the cache decided, before the body is sent. */
   protected onOutcome(context: ExecutionContext, outcome: ResponseCacheOutcome): void {
-    const res = context.switchToHttp().getResponse<HttpResponseLike>();
-    for (const [name, value] of Object.entries(this.headersFor(outcome))) {
-      if (typeof res.setHeader === 'function') res.setHeader(name, value);
-      else res.header?.(name, value);
-    }
+    setResponseHeaders(context.switchToHttp().getResponse<HttpResponseLike>(), this.headersFor(outcome));
   }
 
   protected headersFor(outcome: ResponseCacheOutcome): Record<string, string> {
-    const name = this.cacheName;
-    const age = String(Math.floor((outcome.ageMs ?? 0) / 1000));
-    const stored = outcome.stored ? '; stored' : '';
-    switch (outcome.status) {
-      case 'hit':
-        return {
-          'X-Cache': 'HIT',
-          'Cache-Status': `${name}; hit; ttl=${Math.floor((outcome.ttlMs ?? 0) / 1000)}`,
-          Age: age,
-        };
-      case 'collapsed':
-        // RFC 9211: collapsed into another request's forward — a hit for this client.
-        return { 'X-Cache': 'HIT', 'Cache-Status': `${name}; fwd=miss; collapsed`, Age: age };
-      case 'miss':
-        return { 'X-Cache': 'MISS', 'Cache-Status': `${name}; fwd=miss${stored}` };
-      case 'refresh':
-        return { 'X-Cache': 'MISS', 'Cache-Status': `${name}; fwd=request${stored}` };
-      case 'bypass':
-        return { 'X-Cache': 'BYPASS', 'Cache-Status': `${name}; fwd=bypass` };
-    }
+    return cacheStatusHeaders(this.cacheName, outcome);
   }
 
   protected getCacheKey(context: ExecutionContext): string {

@@ -39,7 +39,7 @@ describe('generateTextWithCache against real Redis and a real OpenAI-compatible 
     expect(second.ageMs).toBeGreaterThanOrEqual(0);
     expect(second.ageMs).toBeLessThan(5000);
     expect(upstream.callCount).toBe(1);
-    expect(second.key).toMatch(/^llm:v1:default:[0-9a-f]{64}$/);
+    expect(second.key).toMatch(/^llm:v2:default:\{[0-9a-f]{64}\}$/);
     expect(await fx.cache.exists(second.key!)).toBe(true);
   });
 
@@ -84,8 +84,8 @@ describe('generateTextWithCache against real Redis and a real OpenAI-compatible 
     const alice = await fx.llm.generateTextWithCache(chat('tenant question'), undefined, { tenant: 'alice' });
     const bob = await fx.llm.generateTextWithCache(chat('tenant question'), undefined, { tenant: 'bob' });
     expect([alice.status, bob.status]).toEqual(['miss', 'miss']);
-    expect(alice.key).toMatch(/^llm:v1:alice:/);
-    expect(bob.key).toMatch(/^llm:v1:bob:/);
+    expect(alice.key).toMatch(/^llm:v2:alice:/);
+    expect(bob.key).toMatch(/^llm:v2:bob:/);
     expect(upstream.callCount).toBe(2);
     expect(
       (await fx.llm.generateTextWithCache(chat('tenant question'), undefined, { tenant: 'alice' })).status,
@@ -219,7 +219,7 @@ describe('generateTextWithCache against real Redis and a real OpenAI-compatible 
     await fx.cache.set('not-llm', { keep: true });
     await fx.llm.generateTextWithCache(chat('clear a'), undefined, { tenant: 'alice' });
     await fx.llm.generateTextWithCache(chat('clear b'), undefined, { tenant: 'bob' });
-    expect(await fx.llm.clearLlmCache('v1:alice:*')).toBe(1);
+    expect(await fx.llm.clearLlmCache('v2:alice:*')).toBe(1);
     expect(await fx.llm.clearLlmCache()).toBe(1);
     expect(await fx.cache.get('not-llm')).toEqual({ keep: true });
     await fx.cache.delete('not-llm');
@@ -244,7 +244,7 @@ describe('generateTextWithCache against real Redis and a real OpenAI-compatible 
     expect(e.key).toBe(r.key);
     expect(e).toMatchObject({
       tenant: 'alice',
-      schemaVersion: 1,
+      schemaVersion: 2,
       provider: `openai:${upstream.baseURL}`,
       excluded: ['user'],
     });

@@ -24,6 +24,12 @@ export type LockResult =
   /** Redis could not be asked: the caller should proceed on its own rather than wait. */
   | { status: 'unavailable' };
 
+/** `acquireLockUnlessPresent`: the entry when it exists (no lock taken), else what `acquireLock` would say. */
+export type LockUnlessPresentResult<T> =
+  | LockResult
+  /** The entry exists; `value` is undefined when it could not be decoded. */
+  | { status: 'present'; value: T | undefined };
+
 class CacheTimeoutError extends Error {}
 
 /**
@@ -215,6 +221,72 @@ export class RedisCacheService implements OnModuleInit, OnApplicationShutdown {
       return { status: 'unavailable' };
     }
     return ok ? { status: 'acquired', token } : { status: 'held' };
+  }
+
+  /**
+   * `acquireLock` and a read of `entryKey` in one round trip (one script): a leader that lost the race to a
+   * stored answer reads it instead of taking the lock. Both keys must share a cluster slot (hash tag). Hit/miss
+   * counters are left alone: this re-checks a lookup that was already counted.
+   */
+  async acquireLockUnlessPresent<T>(
+    lockKey: string,
+    ttlMs: number,
+    entryKey: string,
+  ): Promise<LockUnlessPresentResult<T>> {
+    const token = randomUUID();
+    let failed = false;
+    let timedOut = false;
+    const reply = await this.run(
+      'lock',
+      () => this.backend.lockUnlessPresent(this.fullKey(lockKey), token, ttlMs, this.fullKey(entryKey)),
+      false,
+      undefined,
+      (err) => {
+        failed = true;
+        timedOut = err !== undefined && isTimeout(err);
+      },
+    );
+    if (failed) {
+      if (timedOut) void this.releaseLock(lockKey, token);
+      return { status: 'unavailable' };
+    }
+    if (Buffer.isBuffer(reply)) return { status: 'present', value: await this.decode<T>(entryKey, reply) };
+    return reply ? { status: 'acquired', token } : { status: 'held' };
+  }
+
+  /**
+   * `set` and `releaseLock` in one round trip (one script): the entry is written before the lock goes, atomically,
+   * so a process waiting on the lock finds the entry the moment the lock is gone. The lock is released even when
+   * the entry is not written (over `maxEntryBytes`, or not encodable). Resolves whether the entry was written.
+   */
+  async setAndReleaseLock(
+    key: string,
+    value: unknown,
+    options: CacheSetOptions & { lockKey: string; token: string },
+  ): Promise<boolean> {
+    const { lockKey, token } = options;
+    let encoded: Buffer | string;
+    try {
+      const ttlMs = this.resolveTtl(options.ttlMs);
+      encoded = await encodeEntry(value, this.options.compressThresholdBytes);
+      if (entryByteLength(encoded) > this.options.maxEntryBytes) {
+        this.logger.warn(`not caching ${key}: ${entryByteLength(encoded)} bytes > maxEntryBytes`);
+        await this.releaseLock(lockKey, token);
+        return false;
+      }
+      const write = () =>
+        this.backend.setAndDeleteIfEquals(this.fullKey(key), encoded, ttlMs, this.fullKey(lockKey), token);
+      let failed = false;
+      await this.run('set', write, undefined, undefined, (err) => {
+        failed = true;
+        // A refused script (not a timeout: a hung server may still run it) leaves the lock: drop it on its own.
+        if (err !== undefined && !isTimeout(err)) void this.releaseLock(lockKey, token);
+      });
+      return !failed;
+    } catch (err) {
+      await this.releaseLock(lockKey, token);
+      throw err;
+    }
   }
 
   /** Releases a lock only if this owner still holds it (an expired lock taken by another owner is left alone). */

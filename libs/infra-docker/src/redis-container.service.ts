@@ -30,7 +30,9 @@ import {
   containerCreateOptions,
   containerLabels,
   redisHealthcheck,
+  redisServerCommand,
   resolveContainerOptions,
+  type RedisServerCommand,
   type ResolvedRedisContainerOptions,
 } from './redis-container.definition.js';
 import type {
@@ -81,6 +83,7 @@ export class RedisContainerService {
     for (const warning of validation.warnings) this.logger.warn(`${name}: ${warning}`);
 
     await this.ensureImage(resolved.image, resolved);
+    const command = await this.command(resolved.image);
     await this.assertPortFree(resolved.bindAddress, resolved.hostPort);
     const hadState = (await this.config.store.load(service)) !== undefined;
     let container: Docker.Container;
@@ -90,7 +93,7 @@ export class RedisContainerService {
       createdVolume = await this.engine.ensureVolume(volumeNameFor(service), this.labels(state));
       this.progress(resolved, 'create', `creating ${name} from ${resolved.image}`);
       container = await this.engine.call(
-        this.engine.docker.createContainer(this.createOptions(state, resolved)),
+        this.engine.docker.createContainer(this.createOptions(state, resolved, command)),
       );
     } catch (err) {
       // No container: leave no config (nor the empty volume just made) behind for a service that never existed.
@@ -245,12 +248,22 @@ export class RedisContainerService {
   protected createOptions(
     state: RedisServiceState,
     r: ResolvedRedisContainerOptions,
+    command?: RedisServerCommand,
   ): Docker.ContainerCreateOptions {
     return containerCreateOptions(state, r, {
       confDir: this.config.store.confDir(state.service),
       labels: this.labels(state),
       healthcheck: this.healthcheck(state, r),
+      command,
     });
+  }
+
+  /** The image's ENTRYPOINT decides how redis-server gets our config (see `redisServerCommand`). */
+  protected async command(image: string): Promise<RedisServerCommand> {
+    const info = await this.engine.inspectImage(image);
+    const entrypoint = info?.Config?.Entrypoint;
+    // The API gives the shell form as one string: that is a wrapper, never a bare redis-server.
+    return redisServerCommand(typeof entrypoint === 'string' ? [entrypoint] : entrypoint);
   }
 
   protected healthcheck(state: RedisServiceState, r: ResolvedRedisContainerOptions): Docker.HealthConfig {

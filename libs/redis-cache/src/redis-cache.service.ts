@@ -3,6 +3,7 @@ import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleIn
 import type { CacheBackend } from './cache-backend.interface.js';
 import { decodeEntry, encodeEntry, entryByteLength } from './cache-entry.codec.js';
 import { CircuitBreaker, type CircuitState } from './circuit-breaker.js';
+import { CommandDeadline } from './command-deadline.js';
 import { REDIS_CACHE_BACKEND, REDIS_CACHE_RESOLVED_OPTIONS } from './redis-cache.constants.js';
 import type {
   CacheSetOptions,
@@ -16,6 +17,7 @@ import { parseRedisInfo, summarizeInfo } from './redis-info.parser.js';
 /** Stats hashes live long but not forever: every key this module writes has a TTL. */
 const STATS_TTL_MS = 30 * 24 * 60 * 60 * 1000;
 const FAILURE_LOG_INTERVAL_MS = 10_000;
+const SUSPECT_PROBE_INTERVAL_MS = 20;
 const MAX_PATTERN_LENGTH = 512;
 
 export type LockResult =
@@ -41,9 +43,14 @@ class CacheTimeoutError extends Error {}
 export class RedisCacheService implements OnModuleInit, OnApplicationShutdown {
   protected readonly logger = new Logger('RedisCacheService');
   protected readonly breaker: CircuitBreaker;
+  /** Undefined when `adaptiveTimeout: false`: every command then waits up to `commandTimeoutMs`. */
+  protected readonly deadline?: CommandDeadline;
   private readonly pendingCounters = new Map<string, Record<string, number>>();
   private statsTimer?: NodeJS.Timeout;
   private lastFailureLogMs = 0;
+  /** A request-path command timed out and no PING has answered since (see `suspectUntilPing`). */
+  private suspect = false;
+  private closing = false;
   private suppressedFailures = 0;
 
   constructor(
@@ -56,6 +63,9 @@ export class RedisCacheService implements OnModuleInit, OnApplicationShutdown {
       options.breaker.resetTimeoutMs,
       (state) => this.onBreakerChange(state),
     );
+    if (options.adaptiveTimeout) {
+      this.deadline = new CommandDeadline({ capMs: options.commandTimeoutMs, ...options.adaptiveTimeout });
+    }
     backend.onStateChange((state) => {
       this.metrics.setConnectionStatus(state);
       // A fresh, ready connection is proof enough that Redis is back: stop skipping it.
@@ -77,6 +87,7 @@ export class RedisCacheService implements OnModuleInit, OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
+    this.closing = true;
     if (this.statsTimer) clearInterval(this.statsTimer);
     await this.flushCounters();
     await this.disconnect();
@@ -370,6 +381,11 @@ export class RedisCacheService implements OnModuleInit, OnApplicationShutdown {
     return { mode: this.options.mode, connected: true, ...summarizeInfo(nodes.map((n) => n.info)), nodes };
   }
 
+  /** The deadline (ms) the next request-path command gets: adaptive, or `commandTimeoutMs`. */
+  currentCommandTimeoutMs(): number {
+    return this.deadline?.currentMs ?? this.options.commandTimeoutMs;
+  }
+
   /** PING bounded by `timeoutMs`; resolves to the latency in ms, rejects on failure (for health checks). */
   async ping(timeoutMs = this.options.commandTimeoutMs * 4): Promise<number> {
     const start = performance.now();
@@ -385,26 +401,68 @@ export class RedisCacheService implements OnModuleInit, OnApplicationShutdown {
     operation: string,
     call: () => Promise<T>,
     fallback: T,
-    timeoutMs = this.options.commandTimeoutMs,
+    timeoutMs?: number,
     onFailure?: (err?: unknown) => void,
   ): Promise<T> {
     if (!this.breaker.tryAcquire()) {
       onFailure?.();
       return fallback;
     }
+    // Request-path commands (no explicit timeout) get the adaptive deadline; a breaker probe gets the cap, so a
+    // Redis that is slower than before (not hung) can prove it is back.
+    const adaptive = timeoutMs === undefined && this.deadline && this.breaker.current === 'closed';
+    // After a timeout, until a PING proves Redis answers again, request-path commands fail fast: a request pays
+    // at most the one deadline it was already waiting on, never one per command (lookup, lock, store).
+    if (adaptive && this.suspect) {
+      onFailure?.();
+      return fallback;
+    }
+    const deadlineMs = timeoutMs ?? (adaptive ? this.deadline!.currentMs : this.options.commandTimeoutMs);
     const start = performance.now();
     try {
-      const result = await withTimeout(call(), timeoutMs);
+      const result = await withTimeout(call(), deadlineMs);
+      const ms = performance.now() - start;
       this.breaker.recordSuccess();
-      this.metrics.recordOperation(operation, true, performance.now() - start);
+      if (timeoutMs === undefined) this.deadline?.recordSuccess(ms);
+      this.suspect = false;
+      this.metrics.recordOperation(operation, true, ms);
       return result;
     } catch (err) {
+      if (timeoutMs === undefined && err instanceof CacheTimeoutError && this.deadline) {
+        this.deadline.recordTimeout(deadlineMs);
+        this.suspectUntilPing();
+      }
       this.breaker.recordFailure();
       this.metrics.recordOperation(operation, false, performance.now() - start);
       this.logFailure(operation, err as Error);
       onFailure?.(err);
       return fallback;
     }
+  }
+
+  /**
+   * Enters the fail-fast state after a timeout and PINGs (bounded by `commandTimeoutMs`, every
+   * `SUSPECT_PROBE_INTERVAL_MS`) until Redis answers; its latency joins the deadline's samples, so a Redis that
+   * is slower, not hung, raises the deadline instead of timing out again.
+   */
+  private suspectUntilPing(): void {
+    if (this.suspect) return;
+    this.suspect = true;
+    void (async () => {
+      while (this.suspect && !this.closing) {
+        const start = performance.now();
+        try {
+          await withTimeout(this.backend.ping(), this.options.commandTimeoutMs);
+          this.deadline?.recordSuccess(performance.now() - start);
+          this.suspect = false;
+          this.breaker.recordSuccess();
+        } catch {
+          // The probes' failures open the breaker (state, health and metrics show the outage) as commands' would.
+          this.breaker.recordFailure();
+          await new Promise((r) => setTimeout(r, SUSPECT_PROBE_INTERVAL_MS).unref());
+        }
+      }
+    })();
   }
 
   protected resolveTtl(ttlMs: number | undefined): number {
@@ -447,7 +505,12 @@ export class RedisCacheService implements OnModuleInit, OnApplicationShutdown {
 export function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new CacheTimeoutError(`timed out after ${ms} ms`)), ms);
+    // setImmediate: when the timer fires late because the event loop was busy (GC, a burst of requests), the
+    // reply may already be waiting in the socket; the poll phase reads it before the check phase rejects.
+    timer = setTimeout(
+      () => setImmediate(() => reject(new CacheTimeoutError(`timed out after ${ms} ms`))),
+      ms,
+    );
   });
   promise.catch(() => undefined);
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));

@@ -9,7 +9,7 @@ function rejection(body: unknown): { status: number; param: string | null; messa
   try {
     parseChatRequest(body, config);
   } catch (err) {
-    if (err instanceof ApiError) return { status: err.getStatus(), param: err.param, message: err.message };
+    if (err instanceof ApiError) return { status: err.status, param: err.param, message: err.message };
     throw err;
   }
   throw new Error('expected a rejection');

@@ -4,6 +4,7 @@ import {
   DEFAULT_LLM_TTL_MS,
   DEFAULT_LOCK_TTL_MS,
   DEFAULT_MAX_MESSAGES,
+  DEFAULT_MAX_REQUEST_DEPTH,
   DEFAULT_POLL_INTERVAL_MS,
   DEFAULT_WAIT_TIMEOUT_MS,
 } from './llm.constants.js';
@@ -42,6 +43,7 @@ export function resolveLlmCacheOptions(options: LlmCacheModuleOptions = {}): Res
     },
     storeLengthFinish: options.storeLengthFinish ?? false,
     maxMessages: positive('maxMessages', options.maxMessages ?? DEFAULT_MAX_MESSAGES),
+    maxRequestDepth: positive('maxRequestDepth', options.maxRequestDepth ?? DEFAULT_MAX_REQUEST_DEPTH),
   };
 }
 

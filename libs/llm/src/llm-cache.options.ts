@@ -4,10 +4,10 @@ import {
   DEFAULT_LLM_TTL_MS,
   DEFAULT_LOCK_TTL_MS,
   DEFAULT_MAX_MESSAGES,
-  DEFAULT_MAX_REQUEST_DEPTH,
   DEFAULT_POLL_INTERVAL_MS,
   DEFAULT_WAIT_TIMEOUT_MS,
 } from './llm.constants.js';
+import { DEFAULT_MAX_REQUEST_DEPTH } from './request.validator.js';
 
 /** Applies defaults and rejects out-of-range options with a message naming the option. */
 export function resolveLlmCacheOptions(options: LlmCacheModuleOptions = {}): ResolvedLlmCacheOptions {

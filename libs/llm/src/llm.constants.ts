@@ -22,6 +22,4 @@ export const DEFAULT_LOCK_TTL_MS = 60_000;
 export const DEFAULT_WAIT_TIMEOUT_MS = 30_000;
 export const DEFAULT_POLL_INTERVAL_MS = 25;
 export const DEFAULT_MAX_MESSAGES = 256;
-/** Far deeper than any real request (JSON Schemas included), far shallower than what breaks a recursive walk. */
-export const DEFAULT_MAX_REQUEST_DEPTH = 64;
 export const DEFAULT_TENANT = 'default';

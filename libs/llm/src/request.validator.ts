@@ -1,4 +1,4 @@
-import { DEFAULT_MAX_MESSAGES, DEFAULT_MAX_REQUEST_DEPTH } from './llm.constants.js';
+import { DEFAULT_MAX_MESSAGES } from './llm.constants.js';
 import { LlmRequestValidationError } from './llm-cache.errors.js';
 import type { ChatCompletionRequest } from './llm.types.js';
 
@@ -8,6 +8,9 @@ export interface RequestValidationOptions {
   /** Deepest nesting of objects and arrays accepted anywhere in the body (default 64). */
   maxDepth?: number;
 }
+
+/** Far deeper than any real request (JSON Schemas included), far shallower than what breaks a recursive walk. */
+export const DEFAULT_MAX_REQUEST_DEPTH = 64;
 
 const ROLES = new Set(['system', 'developer', 'user', 'assistant', 'tool', 'function']);
 

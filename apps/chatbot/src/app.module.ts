@@ -20,6 +20,9 @@ import {
   chatbotConfigModule,
   chatbotConfigProvider,
 } from './config/chatbot-config.module.js';
+import { BudgetedLlmProvider } from './cost/budgeted-llm.provider.js';
+import { CostGuardModule } from './cost/cost-guard.module.js';
+import { TokenBudget } from './cost/token-budget.js';
 import { HealthController } from './health/health.controller.js';
 import { createLlmProvider } from './llm-provider.factory.js';
 import { HttpMetricsMiddleware } from './metrics/http-metrics.middleware.js';
@@ -52,13 +55,15 @@ export class AppModule {
           useFactory: (config: ConfigService) => chatbotConfigOf(config).redis,
           isGlobal: true,
         }),
+        CostGuardModule,
         LlmCacheModule.forRootAsync({
-          imports: [ConfigModule],
-          inject: [ConfigService],
-          useFactory: (configService: ConfigService) => {
+          imports: [ConfigModule, CostGuardModule],
+          inject: [ConfigService, TokenBudget],
+          useFactory: (configService: ConfigService, budget: TokenBudget) => {
             const config = chatbotConfigOf(configService);
+            const upstream = provider ?? createLlmProvider(config.llm);
             return {
-              provider: provider ?? createLlmProvider(config.llm),
+              provider: budget.enabled ? new BudgetedLlmProvider(upstream, budget) : upstream,
               ttlMs: config.cacheTtlMs,
               maxMessages: config.maxMessages,
               shareAcrossTenants: config.shareAcrossTenants,

@@ -17,6 +17,14 @@ export class ApiError extends HttpException {
     super(message, status);
   }
 
+  /** Headers the response carries with this error (`Retry-After`, `x-ratelimit-*`). */
+  responseHeaders: Record<string, string> = {};
+
+  withHeaders(headers: Record<string, string>): this {
+    this.responseHeaders = { ...this.responseHeaders, ...headers };
+    return this;
+  }
+
   toBody(): OpenAiErrorBody {
     return { error: { message: this.message, type: this.type, param: this.param, code: this.code } };
   }

@@ -6,7 +6,7 @@ export * from './infra-docker.errors.js';
 export type { DockerConnectionOptions, InfraDockerModuleOptions } from './infra-docker-options.interface.js';
 export { InfraDockerModule } from './infra-docker.module.js';
 export { MODULE_OPTIONS_TOKEN } from './infra-docker.module-definition.js';
-export { parseRedisConf, type RedisConfDirective } from './redis-conf.parser.js';
+export { parseRedisConf, type RedisConfDirective, type RedisConfParseResult } from './redis-conf.parser.js';
 export { RedisConfRenderer } from './redis-conf.renderer.js';
 export type * from './redis-config.interfaces.js';
 export {

@@ -51,7 +51,7 @@ export {
   type RedisHealthCheckOptions,
   type RedisHealthIndicatorResult,
 } from './redis-health.indicator.js';
-export { RedisCacheMetrics, type RedisConnectionStatus } from './redis-cache.metrics.js';
+export { RedisCacheMetrics, DURATION_BUCKETS_S, type RedisConnectionStatus } from './redis-cache.metrics.js';
 export {
   loadMetricService,
   type MetricAttributes,

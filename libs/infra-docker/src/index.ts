@@ -17,7 +17,7 @@ export {
 export { RedisConfigService, type RedisValidateOptions } from './redis-config.service.js';
 export { RedisConfigValidator } from './redis-config.validator.js';
 export type * from './redis-container.interfaces.js';
-export type { ResolvedRedisContainerOptions } from './redis-container.definition.js';
+export type { RedisServerCommand, ResolvedRedisContainerOptions } from './redis-container.definition.js';
 export { RedisContainerService } from './redis-container.service.js';
 export { formatBytes, parseRedisMemory } from './redis-memory.js';
 export { RedisServerConfigChecker, type RedisServerCheckResult } from './redis-server.checker.js';

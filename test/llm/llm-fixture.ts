@@ -26,7 +26,7 @@ export async function createLlmFixture(
   });
   const module = await Test.createTestingModule({
     imports: [
-      // A fixed command timeout: on a loaded CI machine the adaptive deadline (floor 3 ms) may turn a hit into a
+      // A fixed command timeout: on a loaded CI machine the adaptive deadline (floor 10 ms) may turn a hit into a
       // (correct, fail-open) miss, and these specs are about something else. fail-open.e2e-spec covers it.
       RedisCacheModule.forRoot({
         isGlobal: true,

@@ -78,6 +78,35 @@ describe('withTimeout', () => {
     }
   });
 
+  it('with liveness, waits past the deadline while the connection keeps answering others (queued, not hung)', async () => {
+    let lastReplyAtMs = performance.now();
+    const ticker = setInterval(() => (lastReplyAtMs = performance.now()), 2);
+    try {
+      const late = new Promise<string>((r) => setTimeout(() => r('late'), 40));
+      await expect(withTimeout(late, 10, { lastReplyAtMs: () => lastReplyAtMs, capMs: 200 })).resolves.toBe(
+        'late',
+      );
+      // Still bounded by the cap.
+      const never = withTimeout(new Promise(() => undefined), 10, {
+        lastReplyAtMs: () => lastReplyAtMs,
+        capMs: 60,
+      });
+      const start = performance.now();
+      await expect(never).rejects.toThrow(/timed out/);
+      expect(performance.now() - start).toBeGreaterThanOrEqual(55);
+    } finally {
+      clearInterval(ticker);
+    }
+  });
+
+  it('with liveness, gives up after the deadline of silence', async () => {
+    const start = performance.now();
+    await expect(
+      withTimeout(new Promise(() => undefined), 10, { lastReplyAtMs: () => 0, capMs: 1000 }),
+    ).rejects.toThrow(/timed out after 10 ms/);
+    expect(performance.now() - start).toBeLessThan(200);
+  });
+
   it('still rejects a reply that never comes', async () => {
     await expect(withTimeout(new Promise(() => undefined), 5)).rejects.toThrow(/timed out after 5 ms/);
   });

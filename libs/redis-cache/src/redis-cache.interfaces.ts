@@ -49,7 +49,7 @@ export interface RedisCacheModuleOptions extends RedisConnectionOptions {
   /**
    * The deadline of a request-path command adapts to Redis' recent latency: `p99Multiplier` × the p99 of recent
    * successful commands, at least `floorMs`, at most `commandTimeoutMs` (which applies alone until enough samples
-   * are in, and to the breaker's probes). `false` keeps the fixed `commandTimeoutMs`. Default `{ floorMs: 3,
+   * are in, and to the breaker's probes). `false` keeps the fixed `commandTimeoutMs`. Default `{ floorMs: 10,
    * p99Multiplier: 4 }`.
    */
   adaptiveTimeout?: AdaptiveTimeoutOptions | false;

@@ -64,6 +64,8 @@ export class RedisCacheService implements OnModuleInit, OnApplicationShutdown {
   private lastFailureLogMs = 0;
   /** A request-path command timed out and no PING has answered since (see `suspectUntilPing`). */
   private suspect = false;
+  /** When the last command answered (performance.now()): the adaptive deadline counts silence since then. */
+  private lastReplyAtMs = 0;
   private closing = false;
   private suppressedFailures = 0;
   /** The last failure's `CAUSE: message`, so "unavailable" can say why even while the breaker skips Redis. */
@@ -514,7 +516,14 @@ export class RedisCacheService implements OnModuleInit, OnApplicationShutdown {
     const deadlineMs = timeoutMs ?? (adaptive ? this.deadline!.currentMs : this.options.commandTimeoutMs);
     const start = performance.now();
     try {
-      const result = await withTimeout(call(), deadlineMs);
+      const result = await withTimeout(
+        call(),
+        deadlineMs,
+        adaptive
+          ? { lastReplyAtMs: () => this.lastReplyAtMs, capMs: this.options.commandTimeoutMs }
+          : undefined,
+      );
+      this.lastReplyAtMs = performance.now();
       const ms = performance.now() - start;
       this.breaker.recordSuccess();
       if (timeoutMs === undefined) this.deadline?.recordSuccess(ms);
@@ -549,6 +558,7 @@ export class RedisCacheService implements OnModuleInit, OnApplicationShutdown {
         try {
           await withTimeout(this.backend.ping(), this.options.commandTimeoutMs);
           this.deadline?.recordSuccess(performance.now() - start);
+          this.lastReplyAtMs = performance.now();
           this.suspect = false;
           this.breaker.recordSuccess();
         } catch {
@@ -638,16 +648,34 @@ export class RedisCacheService implements OnModuleInit, OnApplicationShutdown {
   }
 }
 
-/** Rejects after `ms`; the late outcome of the original promise is swallowed. */
-export function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+/**
+ * Rejects after `ms`; the late outcome of the original promise is swallowed. With `liveness`, `ms` counts silence
+ * rather than elapsed time: while the connection keeps answering other commands (the last reply is less than `ms`
+ * old), a command queued behind them under load is still waiting its turn, not hung — it may wait up to `capMs`.
+ */
+export function withTimeout<T>(
+  promise: Promise<T>,
+  ms: number,
+  liveness?: { lastReplyAtMs: () => number; capMs: number },
+): Promise<T> {
   let timer: NodeJS.Timeout;
+  const start = performance.now();
   const timeout = new Promise<never>((_, reject) => {
-    // setImmediate: when the timer fires late because the event loop was busy (GC, a burst of requests), the
-    // reply may already be waiting in the socket; the poll phase reads it before the check phase rejects.
-    timer = setTimeout(
-      () => setImmediate(() => reject(new CacheTimeoutError(`timed out after ${ms} ms`))),
-      ms,
-    );
+    const expire = () => {
+      if (liveness) {
+        const now = performance.now();
+        const quietMs = now - Math.max(start, liveness.lastReplyAtMs());
+        const leftMs = Math.min(ms - quietMs, liveness.capMs - (now - start));
+        if (leftMs > 0) {
+          timer = setTimeout(expire, leftMs);
+          return;
+        }
+      }
+      // setImmediate: when the timer fires late because the event loop was busy (GC, a burst of requests), the
+      // reply may already be waiting in the socket; the poll phase reads it before the check phase rejects.
+      setImmediate(() => reject(new CacheTimeoutError(`timed out after ${ms} ms`)));
+    };
+    timer = setTimeout(expire, ms);
   });
   promise.catch(() => undefined);
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));

@@ -188,6 +188,8 @@ function readRedis(read: EnvReader, problems: string[], cacheTtlMs: number): Red
     keyPrefix: read.str('CACHE_PREFIX') ?? 'llm-cache',
     defaultTtlMs: cacheTtlMs,
     commandTimeoutMs: read.int('REDIS_COMMAND_TIMEOUT_MS', 50, 1, 60_000),
+    // On (the module's default): a deadline that follows Redis' recent latency, capped by the timeout above.
+    ...(read.bool('REDIS_ADAPTIVE_TIMEOUT', true) ? {} : { adaptiveTimeout: false as const }),
     connectTimeoutMs: read.int('REDIS_CONNECT_TIMEOUT_MS', 2000, 1, 60_000),
     password: read.str('REDIS_PASSWORD'),
     username: read.str('REDIS_USERNAME'),

@@ -181,13 +181,17 @@ export class LlmCacheService {
     return this.cache.clear(`${LLM_KEY_NAMESPACE}:${pattern}`);
   }
 
-  /** Counters shared by every instance on the same Redis (empty while Redis is unavailable). */
-  getCacheStats(): Promise<LlmCacheStats> {
-    return this.accounting.stats();
+  /**
+   * Counters shared by every instance on the same Redis (empty while Redis is unavailable): every tenant's together,
+   * or only `tenant`'s own (what a tenant may be shown).
+   */
+  getCacheStats(tenant?: string): Promise<LlmCacheStats> {
+    return this.accounting.stats(tenant === undefined ? undefined : checkTenant(tenant));
   }
 
-  resetCacheStats(): Promise<void> {
-    return this.accounting.resetStats();
+  /** Zeroes the all-tenants counters, or only `tenant`'s own. */
+  resetCacheStats(tenant?: string): Promise<void> {
+    return this.accounting.resetStats(tenant === undefined ? undefined : checkTenant(tenant));
   }
 
   /** Which fields went into the key of a request (names and hashes, no content). */

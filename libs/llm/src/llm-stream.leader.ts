@@ -84,7 +84,7 @@ export class LlmStreamLeader {
       let handoff: LlmCacheEntry | 'alone' | undefined;
       let stored = false;
       try {
-        const clean = await this.pump(upstream, broadcast, stop.signal, () =>
+        const clean = await this.pump(plan, upstream, broadcast, stop.signal, () =>
           capped ? cappedError() : undefined,
         );
         this.accounting.streamEnded(plan);
@@ -146,6 +146,7 @@ export class LlmStreamLeader {
    * as `signal` aborts, even if the provider does not notice; `abortError` names a reason other than the caller.
    */
   protected async pump(
+    plan: LlmCallPlan,
     upstream: UpstreamStream,
     broadcast: ChunkBroadcast,
     signal: AbortSignal,
@@ -168,7 +169,7 @@ export class LlmStreamLeader {
       broadcast.end();
       return true;
     } catch (err) {
-      broadcast.end(this.accounting.failed(abortError() ?? err));
+      broadcast.end(this.accounting.failed(abortError() ?? err, plan));
       // Not awaited: a provider that ignores the abort must not keep the leader (and its followers) waiting.
       void upstream.iterator.return?.().catch(() => undefined);
       return false;

@@ -279,6 +279,27 @@ describe('chat page in a real browser', () => {
     }
   });
 
+  it('shows COALESCED on an answer that joined an identical request already in flight', async () => {
+    fake.reset();
+    const first = await openPage(openBot.url);
+    const second = await context!.newPage();
+    await second.goto(openBot.url);
+    await second.waitForFunction(
+      () => !/Connecting/.test(document.getElementById('model-line')!.textContent!),
+    );
+    const question = 'Two tabs ask at once __slow_600__';
+    await first.getByLabel('Your message').fill(question);
+    await second.getByLabel('Your message').fill(question);
+    await Promise.all([
+      first.getByLabel('Your message').press('Enter'),
+      second.getByLabel('Your message').press('Enter'),
+    ]);
+    await Promise.all([first, second].map((p) => p.locator('.message.assistant .badge').waitFor()));
+    expect([await badge(first), await badge(second)].sort()).toEqual(['COALESCED', 'MISS']);
+    expect(await answerText(first)).toBe(await answerText(second));
+    expect(fake.callCount).toBe(1);
+  });
+
   it('serves the page with a strict Content-Security-Policy and no inline script', async () => {
     const res = await fetch(`${openBot.url}/`);
     expect(res.status).toBe(200);

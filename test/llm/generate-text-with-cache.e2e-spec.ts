@@ -9,6 +9,7 @@ import { FakeOpenAiServer } from '../harness/fake-openai-server.js';
 import { RedisServer } from '../harness/redis-server.js';
 import { chat, createLlmFixture, type LlmFixture } from './llm-fixture.js';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
 
 describe('generateTextWithCache against real Redis and a real OpenAI-compatible upstream', () => {
   let redis: RedisServer;
@@ -29,6 +30,28 @@ describe('generateTextWithCache against real Redis and a real OpenAI-compatible 
     await fx.llm.clearLlmCache();
     await fx.llm.resetCacheStats();
     upstream.reset();
+  });
+
+  it('asks Redis three times on a miss (lookup, lock + re-check, store + unlock) and once on a hit', async () => {
+    await fx.llm.generateTextWithCache(chat('load the scripts')); // the first script call per connection may EVAL
+    const monitor = await new Redis(redis.url).monitor();
+    const sent: string[] = [];
+    // Commands a script runs arrive from "lua"; the rest are this process's round trips.
+    monitor.on('monitor', (_time: string, args: string[], source: string) => {
+      if (source !== 'lua' && args[0] !== 'info') sent.push(args[0].toLowerCase());
+    });
+    try {
+      await sleep(100);
+      await fx.llm.generateTextWithCache(chat('counted miss'));
+      await sleep(200);
+      expect(sent).toEqual(['get', 'evalsha', 'evalsha']);
+      sent.length = 0;
+      await fx.llm.generateTextWithCache(chat('counted miss'));
+      await sleep(200);
+      expect(sent).toEqual(['get']);
+    } finally {
+      monitor.disconnect();
+    }
   });
 
   it('serves the second identical request from Redis without calling the provider', async () => {

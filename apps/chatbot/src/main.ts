@@ -1,11 +1,16 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
-import { ChatbotConfigError, loadChatbotConfig, type ChatbotConfig } from './config/chatbot.config.js';
+import type { ChatbotConfig } from './config/chatbot.config.js';
 import { startTelemetry } from './telemetry.js';
 
 const logger = new Logger('Chatbot');
 
 async function main(): Promise<void> {
+  // Telemetry before anything loads ioredis or node:http users: the instrumentations patch modules as they load,
+  // and instruments created before a MeterProvider exists would stay no-ops forever. Everything else is imported
+  // after this line (the config module already pulls in @llm-cache/redis-cache and so ioredis).
+  const telemetry = startTelemetry();
+  const { ChatbotConfigError, loadChatbotConfig } = await import('./config/chatbot.config.js');
   let config: ChatbotConfig;
   try {
     config = loadChatbotConfig(process.env);
@@ -14,9 +19,6 @@ async function main(): Promise<void> {
     process.stderr.write(`${err.message}\n`);
     process.exit(1);
   }
-  // Telemetry first: instruments Nest creates before a MeterProvider exists would stay no-ops forever.
-  const telemetry = startTelemetry();
-  // Loaded after the SDK so no module can create an instrument before the provider is registered.
   const { createChatbotApp } = await import('./app.factory.js');
   const app = await createChatbotApp({ config, metricsExporter: telemetry.exporter });
   await app.listen(config.port, config.host ?? '0.0.0.0');

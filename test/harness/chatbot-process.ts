@@ -58,7 +58,8 @@ export async function startChatbotProcess(
   );
   if (expectListening) {
     const deadline = Date.now() + startTimeoutMs;
-    while (!output.includes('listening on') && proc.exitCode === null && Date.now() < deadline) await sleep(50);
+    while (!output.includes('listening on') && proc.exitCode === null && Date.now() < deadline)
+      await sleep(50);
     if (!output.includes('listening on')) throw new Error(`main.js did not start:\n${output}`);
   }
   return { proc, url: `http://127.0.0.1:${port}`, port, output: () => output, exited };

@@ -266,7 +266,8 @@ function fromProtobuf(buf: Buffer): ReceivedSpan[] {
       let scope = '';
       const spans: Buffer[] = [];
       for (const f of fields(ss)) {
-        if (f.no === 1) for (const sf of fields(bytesOf(f))) if (sf.no === 1) scope = bytesOf(sf).toString('utf8');
+        if (f.no === 1)
+          for (const sf of fields(bytesOf(f))) if (sf.no === 1) scope = bytesOf(sf).toString('utf8');
         if (f.no === 2) spans.push(bytesOf(f));
       }
       for (const s of spans) out.push(span(s, scope, resource));

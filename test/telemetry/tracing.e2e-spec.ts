@@ -54,9 +54,15 @@ describe.each(['http/protobuf', 'http/json'] as const)('OpenTelemetry traces ove
   it('exports with the configured protocol and the service name', async () => {
     expect((await ask(bot, 'protocol check')).status).toBe(200);
     await otlp.waitFor((spans) => spans.some((s) => s.kind === SPAN_KIND.server));
-    expect(otlp.contentTypes[0]).toBe(protocol === 'http/json' ? 'application/json' : 'application/x-protobuf');
+    expect(otlp.contentTypes[0]).toBe(
+      protocol === 'http/json' ? 'application/json' : 'application/x-protobuf',
+    );
     expect(otlp.spans[0].resource['service.name']).toBe('llm-cache-e2e');
-    console.log(otlp.spans.map((s) => `${s.name} kind=${s.kind} parent=${s.parentSpanId} ${JSON.stringify(s.attributes)}`).join('\n'));
+    console.log(
+      otlp.spans
+        .map((s) => `${s.name} kind=${s.kind} parent=${s.parentSpanId} ${JSON.stringify(s.attributes)}`)
+        .join('\n'),
+    );
   });
 
   it('a miss: server span → cache decision (miss) → GenAI upstream span with the semantic-convention attributes, plus Redis spans', async () => {

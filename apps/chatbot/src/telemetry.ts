@@ -30,12 +30,18 @@ const UNTRACED_PATHS = /^\/(health(\/|$|\?)|metrics($|\?))/;
  */
 export function traceProtocol(env: Env = process.env): TraceProtocol | undefined {
   if (env.OTEL_SDK_DISABLED?.trim().toLowerCase() === 'true') return undefined;
-  const exporters = env.OTEL_TRACES_EXPORTER?.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+  const exporters = env.OTEL_TRACES_EXPORTER?.split(',')
+    .map((s) => s.trim().toLowerCase())
+    .filter(Boolean);
   const on = exporters?.length
     ? exporters.includes('otlp')
     : Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim() || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?.trim());
   if (!on) return undefined;
-  const protocol = (env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL || env.OTEL_EXPORTER_OTLP_PROTOCOL || 'http/protobuf')
+  const protocol = (
+    env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ||
+    env.OTEL_EXPORTER_OTLP_PROTOCOL ||
+    'http/protobuf'
+  )
     .trim()
     .toLowerCase();
   if (protocol !== 'http/protobuf' && protocol !== 'http/json') {

@@ -45,6 +45,7 @@ import type {
   RedisStopResult,
 } from './redis-container.interfaces.js';
 import type { RedisServiceState } from './redis-service.store.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /**
  * The Redis container of a service, on the Docker Engine API: `redis-<service>` with a data volume, the
@@ -485,8 +486,4 @@ export class RedisContainerService {
 
 function randomSecret(): string {
   return randomBytes(24).toString('base64url');
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -1,25 +1,23 @@
 import { Injectable } from '@nestjs/common';
-import type { Counter, Gauge, Histogram } from '@opentelemetry/api';
-import { createRequire } from 'node:module';
-import type { MetricService as MetricServiceType } from 'nestjs-otel';
-
-/**
- * nestjs-otel is CommonJS and requires the ESM-only @nestjs/common; loading it lazily (after Nest is evaluated)
- * keeps a static import from forming a require(esm) cycle under Jest's ESM loader.
- */
-export function loadMetricService(): MetricServiceType {
-  const require = createRequire(import.meta.url);
-  const { MetricService } = require('nestjs-otel') as typeof import('nestjs-otel');
-  return new MetricService();
-}
+import {
+  loadMetricService,
+  type MetricCounter as Counter,
+  type MetricRecorder as Gauge,
+  type MetricRecorder as Histogram,
+} from './metric-service.loader.js';
 
 export type RedisConnectionStatus = 'connected' | 'connecting' | 'disconnected';
 const STATUSES: RedisConnectionStatus[] = ['connected', 'connecting', 'disconnected'];
 
-/** Sub-millisecond to a second: Redis on loopback lives at the low end; the top catches timeouts. */
-const DURATION_BUCKETS_S = [
-  0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
-];
+/**
+ * The one set of histogram boundaries (seconds) for every duration this project records — Redis commands, LLM calls,
+ * HTTP requests — so their series line up on one dashboard. From 0.1 ms (a loopback Redis command) to 2 min (a long
+ * uncached generation); without explicit boundaries OpenTelemetry uses millisecond-sized ones even for unit `s`.
+ */
+export const DURATION_BUCKETS_S: readonly number[] = Object.freeze([
+  0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
+  120,
+]);
 
 /**
  * The seed's Redis telemetry through nestjs-otel: `redis_operations_total{operation,success}`,
@@ -41,7 +39,7 @@ export class RedisCacheMetrics {
     this.duration = metrics.getHistogram('redis_operation_duration_seconds', {
       description: 'Duration of Redis cache operations',
       unit: 's',
-      advice: { explicitBucketBoundaries: DURATION_BUCKETS_S },
+      advice: { explicitBucketBoundaries: [...DURATION_BUCKETS_S] },
     });
     this.connection = metrics.getGauge('redis_connection_status', {
       description: '1 for the current Redis connection status, 0 for the others',

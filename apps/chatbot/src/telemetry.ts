@@ -59,9 +59,9 @@ export function traceProtocol(env: Env = process.env): TraceProtocol | undefined
  * instruments created before a MeterProvider is registered stay no-ops, and modules loaded before the
  * instrumentations are registered are never patched — main.ts imports everything else only after this.
  */
-export function startTelemetry(env: Env = process.env): Telemetry {
-  // The SDK would take OTEL_SERVICE_NAME itself, but an explicit serviceName wins over it: pass the operator's.
-  const serviceName = env.OTEL_SERVICE_NAME?.trim() || 'llm-cache-chatbot';
+export function startTelemetry(defaultServiceName = 'llm-cache-chatbot', env: Env = process.env): Telemetry {
+  // The SDK would read OTEL_SERVICE_NAME itself, but an explicit serviceName wins over it: the operator's first.
+  const serviceName = env.OTEL_SERVICE_NAME?.trim() || defaultServiceName;
   const tracing = traceProtocol(env);
   // The SDK reads these itself; logs and OTLP metrics stay off unless asked for (/metrics is the metrics path).
   process.env.OTEL_LOGS_EXPORTER ??= 'none';

@@ -269,6 +269,14 @@ describe('chat page in a real browser', () => {
     await ask(page, 'What colours does the kettle come in?');
     expect(await badge(page)).toBe('HIT');
     await waitForStat(page, 'hits', '1');
+    // Keyboard: after an answer the focus is back in the message box; every control has a name.
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('question');
+    const unnamed = await page.evaluate(() =>
+      [...document.querySelectorAll('button, input, textarea')]
+        .filter((e: any) => !(e.labels?.length || e.getAttribute('aria-label') || e.textContent.trim()))
+        .map((e: any) => e.outerHTML),
+    );
+    expect(unnamed).toEqual([]);
     // Nothing wider than the screen: no sideways scrolling on a phone.
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
     const background = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);

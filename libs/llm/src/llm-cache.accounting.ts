@@ -3,6 +3,7 @@ import { LlmCacheMissError } from './llm-cache.errors.js';
 import type {
   LlmCacheResult,
   LlmCacheStats,
+  LlmCacheStatsOptions,
   LlmCacheStatus,
   LlmStreamResult,
 } from './llm-cache.interfaces.js';
@@ -78,12 +79,14 @@ export class LlmCacheAccounting {
   }
 
   /**
-   * Counters shared by every instance on the same Redis (empty while Redis is unavailable): all tenants', or one
-   * tenant's own when `tenant` is given.
+   * Counters shared by every instance on the same Redis (empty while Redis is unavailable, or
+   * `RedisUnavailableError` with `requireRedis`): all tenants', or one tenant's own when `tenant` is given.
    */
-  async stats(tenant?: string): Promise<LlmCacheStats> {
+  async stats(options: LlmCacheStatsOptions = {}): Promise<LlmCacheStats> {
+    const { tenant, ...read } = options;
     const c = await this.cache.readCounters(
       tenant === undefined ? LLM_STATS_HASH : llmTenantStatsHash(tenant),
+      read,
     );
     const hits = c.hits ?? 0;
     const coalesced = c.coalesced ?? 0;

@@ -99,6 +99,7 @@ export interface LlmStreamResult {
 
 /** What `getCacheStats()` reads: every tenant's counters together, or only `tenant`'s own. */
 export interface LlmCacheStatsOptions extends RequireRedisOption {
+  /** Read only this tenant's own counters (what that tenant may be shown); unset → every tenant's together. */
   tenant?: string;
 }
 

@@ -217,8 +217,8 @@ describe('generateTextWithCache against real Redis and a real OpenAI-compatible 
   });
 
   it("keeps each tenant's own counters beside the shared ones, so a tenant is shown only its numbers", async () => {
-    await fx.llm.resetCacheStats({ tenant: 'alice' });
-    await fx.llm.resetCacheStats({ tenant: 'bob' });
+    await fx.llm.resetCacheStats('alice');
+    await fx.llm.resetCacheStats('bob');
     const first = await fx.llm.generateTextWithCache(chat('per tenant'), undefined, { tenant: 'alice' });
     await fx.llm.generateTextWithCache(chat('per tenant'), undefined, { tenant: 'alice' });
     await fx.llm.generateTextWithCache(chat('per tenant'), undefined, { tenant: 'bob' });
@@ -226,21 +226,17 @@ describe('generateTextWithCache against real Redis and a real OpenAI-compatible 
       fx.llm.generateTextWithCache(chat('__status_500__'), undefined, { tenant: 'bob' }),
     ).rejects.toBeInstanceOf(LlmProviderError);
 
-    const alice = await fx.llm.getCacheStats({ tenant: 'alice' });
+    const alice = await fx.llm.getCacheStats('alice');
     expect(alice).toMatchObject({ hits: 1, misses: 1, errors: 0, cacheHitRatio: 0.5 });
     expect(alice.tokensSaved).toBe(first.response.usage!.total_tokens);
     expect(alice.costSavedUsd).toBeGreaterThan(0);
-    expect(await fx.llm.getCacheStats({ tenant: 'bob' })).toMatchObject({
+    expect(await fx.llm.getCacheStats('bob')).toMatchObject({
       hits: 0,
       misses: 1,
       errors: 1,
       tokensSaved: 0,
     });
-    expect(await fx.llm.getCacheStats({ tenant: 'carol' })).toMatchObject({
-      hits: 0,
-      misses: 0,
-      cacheHitRatio: 0,
-    });
+    expect(await fx.llm.getCacheStats('carol')).toMatchObject({ hits: 0, misses: 0, cacheHitRatio: 0 });
     expect(await fx.llm.getCacheStats()).toMatchObject({ hits: 1, misses: 2, errors: 1 });
   });
 

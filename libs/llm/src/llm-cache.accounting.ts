@@ -1,9 +1,8 @@
-import type { RedisCacheService } from '@llm-cache/redis-cache';
+import type { RedisCacheService, RequireRedisOption } from '@llm-cache/redis-cache';
 import { LlmCacheMissError } from './llm-cache.errors.js';
 import type {
   LlmCacheResult,
   LlmCacheStats,
-  LlmCacheStatsOptions,
   LlmCacheStatus,
   LlmStreamResult,
 } from './llm-cache.interfaces.js';
@@ -80,13 +79,12 @@ export class LlmCacheAccounting {
 
   /**
    * Counters shared by every instance on the same Redis (empty while Redis is unavailable, or
-   * `RedisUnavailableError` with `requireRedis`): all tenants', or one tenant's own when `tenant` is given.
+   * `RedisUnavailableError` with `{ requireRedis: true }`): all tenants', or one tenant's own when `tenant` is given.
    */
-  async stats(options: LlmCacheStatsOptions = {}): Promise<LlmCacheStats> {
-    const { tenant, ...read } = options;
+  async stats(tenant?: string, options: RequireRedisOption = {}): Promise<LlmCacheStats> {
     const c = await this.cache.readCounters(
       tenant === undefined ? LLM_STATS_HASH : llmTenantStatsHash(tenant),
-      read,
+      options,
     );
     const hits = c.hits ?? 0;
     const coalesced = c.coalesced ?? 0;

@@ -1,4 +1,3 @@
-import type { RequireRedisOption } from '@llm-cache/redis-cache';
 import type { ModuleMetadata } from '@nestjs/common';
 import type { CacheControl } from './cache-control.js';
 import type { CacheKeyFn } from './cache-key.policy.js';
@@ -95,12 +94,6 @@ export interface LlmStreamResult {
   key?: string;
   /** Resolves once the stream is over: whether it was stored. */
   storedPromise: Promise<boolean>;
-}
-
-/** What `getCacheStats()` reads: every tenant's counters together, or only `tenant`'s own. */
-export interface LlmCacheStatsOptions extends RequireRedisOption {
-  /** Read only this tenant's own counters (what that tenant may be shown); unset → every tenant's together. */
-  tenant?: string;
 }
 
 export interface LlmCacheStats {

@@ -1,5 +1,9 @@
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
-import { RedisCacheService, type DeleteByPatternResult } from '@llm-cache/redis-cache';
+import {
+  RedisCacheService,
+  type DeleteByPatternResult,
+  type RequireRedisOption,
+} from '@llm-cache/redis-cache';
 import { untilAborted } from './abortable.js';
 import { CacheKeyPolicy, type CacheKeyExplanation } from './cache-key.policy.js';
 import { isCacheableUnder } from './determinism.policy.js';
@@ -10,7 +14,6 @@ import type {
   GenerateOptions,
   LlmCacheResult,
   LlmCacheStats,
-  LlmCacheStatsOptions,
   LlmStreamResult,
   ResolvedLlmCacheOptions,
 } from './llm-cache.interfaces.js';
@@ -199,20 +202,15 @@ export class LlmCacheService {
   }
 
   /**
-   * Counters shared by every instance on the same Redis: empty while Redis is unavailable, or
-   * `RedisUnavailableError` with `{ requireRedis: true }`. Every tenant's together, or only `tenant`'s own (what a
-   * tenant may be shown).
+   * Counters shared by every instance on the same Redis: every tenant's together, or only `tenant`'s own (what a
+   * tenant may be shown). Empty while Redis is unavailable, or `RedisUnavailableError` with `{ requireRedis: true }`.
    */
-  getCacheStats(options: LlmCacheStatsOptions = {}): Promise<LlmCacheStats> {
-    const { tenant } = options;
-    return this.accounting.stats(
-      tenant === undefined ? options : { ...options, tenant: checkTenant(tenant) },
-    );
+  getCacheStats(tenant?: string, options: RequireRedisOption = {}): Promise<LlmCacheStats> {
+    return this.accounting.stats(tenant === undefined ? undefined : checkTenant(tenant), options);
   }
 
   /** Zeroes the all-tenants counters, or only `tenant`'s own. */
-  resetCacheStats(options: { tenant?: string } = {}): Promise<void> {
-    const { tenant } = options;
+  resetCacheStats(tenant?: string): Promise<void> {
     return this.accounting.resetStats(tenant === undefined ? undefined : checkTenant(tenant));
   }
 

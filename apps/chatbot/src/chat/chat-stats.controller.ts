@@ -20,6 +20,6 @@ export class ChatStatsController {
   @Header('Cache-Control', 'no-store')
   async stats(@Req() req: HttpRequest): Promise<TenantCacheStats> {
     const tenant = req.tenant ?? OPEN_MODE_TENANT;
-    return { tenant, ...(await this.llmCache.getCacheStats({ tenant })) };
+    return { tenant, ...(await this.llmCache.getCacheStats(tenant)) };
   }
 }

@@ -125,14 +125,18 @@ export class LlmCacheTracing {
   ): Promise<ChatCompletion> {
     const t0 = performance.now();
     const span = this.startUpstreamSpan(plan, request);
+    let response: ChatCompletion;
     try {
-      const response = await call();
-      this.endUpstream(plan, span, t0, response.model, response.usage, response.choices, response.id);
-      return response;
+      response = await call();
     } catch (err) {
       this.failUpstream(plan, span, t0, err);
       throw err;
     }
+    // Telemetry never changes an answer: a malformed one (judged by the caller) must not fail here.
+    observe(() =>
+      this.endUpstream(plan, span, t0, response?.model, response?.usage, response?.choices, response?.id),
+    );
+    return response;
   }
 
   /**
@@ -183,20 +187,21 @@ export class LlmCacheTracing {
           end(err);
           throw err;
         }
-        if (first) {
-          first = false;
-          this.timeToFirstChunk.record((performance.now() - t0) / 1000, this.metricAttributes(plan, model));
-        }
-        if (step.done) end();
-        else {
+        // Telemetry never changes an answer: a chunk it cannot read is the caller's to judge.
+        observe(() => {
+          if (first) {
+            first = false;
+            this.timeToFirstChunk.record((performance.now() - t0) / 1000, this.metricAttributes(plan, model));
+          }
+          if (step.done) return end();
           const chunk = step.value;
-          model ??= chunk.model;
-          id ??= chunk.id;
+          model ??= typeof chunk.model === 'string' ? chunk.model : undefined;
+          id ??= typeof chunk.id === 'string' ? chunk.id : undefined;
           if (chunk.usage) usage = chunk.usage;
-          for (const choice of chunk.choices ?? []) {
+          for (const choice of Array.isArray(chunk.choices) ? chunk.choices : []) {
             if (choice.finish_reason) finishReasons[choice.index ?? 0] = choice.finish_reason;
           }
-        }
+        });
         return step;
       },
       return: async (value?: unknown) => {
@@ -239,12 +244,13 @@ export class LlmCacheTracing {
     t0: number,
     model: string | undefined,
     usage: ChatCompletion['usage'],
-    choices: ReadonlyArray<{ finish_reason?: string | null; message?: unknown }>,
+    choices: ReadonlyArray<{ finish_reason?: string | null; message?: unknown }> | undefined,
     id: string | undefined,
   ): void {
+    if (!Array.isArray(choices)) choices = [];
     const attributes = this.metricAttributes(plan, model);
     this.operationDuration.record((performance.now() - t0) / 1000, attributes);
-    if (usage) {
+    if (typeof usage?.prompt_tokens === 'number' && typeof usage.completion_tokens === 'number') {
       this.tokenUsage.record(usage.prompt_tokens, { ...attributes, 'gen_ai.token.type': 'input' });
       this.tokenUsage.record(usage.completion_tokens, { ...attributes, 'gen_ai.token.type': 'output' });
     }
@@ -253,7 +259,7 @@ export class LlmCacheTracing {
     if (id) span.setAttribute('gen_ai.response.id', id);
     const reasons = choices.map((c) => c.finish_reason ?? '').filter(Boolean);
     if (reasons.length) span.setAttribute('gen_ai.response.finish_reasons', reasons);
-    if (usage) {
+    if (typeof usage?.prompt_tokens === 'number' && typeof usage.completion_tokens === 'number') {
       span.setAttribute('gen_ai.usage.input_tokens', usage.prompt_tokens);
       span.setAttribute('gen_ai.usage.output_tokens', usage.completion_tokens);
     }
@@ -291,6 +297,15 @@ export class LlmCacheTracing {
     }
     this.leaders.delete(key);
     this.leaders.set(key, { context, untilMs: now + LEADER_LINK_TTL_MS });
+  }
+}
+
+/** Runs a telemetry step; its failure is never the call's (it is dropped: the answer matters, not its span). */
+function observe(step: () => void): void {
+  try {
+    step();
+  } catch {
+    /* a malformed answer the caller rejects on its own; nothing to record */
   }
 }
 

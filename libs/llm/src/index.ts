@@ -23,7 +23,8 @@ export { LlmCacheMetrics, type LlmCacheResultLabel } from './llm-cache.metrics.j
 // HTTP: decorator and interceptor (extend through its protected hooks)
 export { CacheLlmResponse } from './cache-llm-response.decorator.js';
 export { LlmCacheInterceptor, type CacheLlmResponseOptions } from './llm-cache.interceptor.js';
-export type { LlmCacheOutcome } from './llm-request.context.js';
+// The request's tenant and cache outcome, for providers and handlers that run inside a cached call.
+export { LlmRequestContext, type LlmCacheOutcome, type LlmRequestContextData } from './llm-request.context.js';
 export { parseCacheControl, type CacheControl } from './cache-control.js';
 
 // Keys and determinism

@@ -22,8 +22,9 @@ export { resolveRedisCacheOptions } from './redis-cache.options.js';
 export { InjectRedisClient, getRedisClientToken } from './redis-cache.decorators.js';
 export type { RedisClient } from './redis-client.factory.js';
 
-// Service
-export { RedisCacheService, type LockResult } from './redis-cache.service.js';
+// Service, and what its admin operations report
+export { RedisCacheService, type LockResult, type RequireRedisOption } from './redis-cache.service.js';
+export { RedisUnavailableError, type DeleteByPatternResult } from './redis-cache.errors.js';
 export type { CircuitState } from './circuit-breaker.js';
 
 // Generic response cache: decorator, interceptor (extend through its protected hooks), key helpers
@@ -44,6 +45,22 @@ export {
   type CacheOutcomeStatus,
   type CacheOutcomeForHeaders,
 } from './cache-status.js';
+
+// One error base with the OpenAI-style shape, and one Cache-Control parser (libs/llm builds on both)
+export {
+  HttpStatusError,
+  defaultErrorType,
+  type HttpErrorBody,
+  type HttpStatusErrorInit,
+} from './http-status.error.js';
+export {
+  CacheControlError,
+  parseCacheControlHeader,
+  parseDeltaSeconds,
+  mergeCacheControl,
+  MAX_CACHE_CONTROL_HEADER_LENGTH,
+  type CacheControl,
+} from './cache-control.js';
 
 // Health (for @nestjs/terminus) and metrics (through nestjs-otel when installed)
 export {

@@ -24,7 +24,11 @@ export { LlmCacheMetrics, type LlmCacheResultLabel } from './llm-cache.metrics.j
 export { CacheLlmResponse } from './cache-llm-response.decorator.js';
 export { LlmCacheInterceptor, type CacheLlmResponseOptions } from './llm-cache.interceptor.js';
 // The request's tenant and cache outcome, for providers and handlers that run inside a cached call.
-export { LlmRequestContext, type LlmCacheOutcome, type LlmRequestContextData } from './llm-request.context.js';
+export {
+  LlmRequestContext,
+  type LlmCacheOutcome,
+  type LlmRequestContextData,
+} from './llm-request.context.js';
 export { parseCacheControl, type CacheControl } from './cache-control.js';
 
 // Keys and determinism

@@ -12,7 +12,7 @@ import {
   type ExecutionContext,
   type INestApplication,
 } from '@nestjs/common';
-import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD, HttpAdapterHost } from '@nestjs/core';
 import { Test } from '@nestjs/testing';
 import OpenAI from 'openai';
 import request from 'supertest';
@@ -25,6 +25,7 @@ import {
   validateChatCompletionRequest,
 } from '@llm-cache/llm';
 import { FakeOpenAiServer } from '../harness/fake-openai-server.js';
+import { HTTP_PLATFORMS, startOnPlatform } from '../harness/http-platform.js';
 import { RedisServer } from '../harness/redis-server.js';
 
 /** The fixture app's "auth": the tenant comes from a server-side lookup of the API key, never from the body. */
@@ -38,9 +39,11 @@ class ApiKeyGuard implements CanActivate {
   }
 }
 
-/** Formats anything with a numeric `status` as an OpenAI error body. */
+/** Formats anything with a numeric `status` as an OpenAI error body, through the adapter (Express or Fastify). */
 @Catch()
 class StatusFilter implements ExceptionFilter {
+  constructor(private readonly adapterHost: HttpAdapterHost) {}
+
   catch(err: any, host: ArgumentsHost): void {
     const res = host.switchToHttp().getResponse();
     const status =
@@ -49,9 +52,11 @@ class StatusFilter implements ExceptionFilter {
         : typeof err?.getStatus === 'function'
           ? err.getStatus()
           : 500;
-    res
-      .status(status)
-      .json({ error: { message: err?.message, type: err?.type ?? 'error', param: err?.param ?? null } });
+    this.adapterHost.httpAdapter.reply(
+      res,
+      { error: { message: err?.message, type: err?.type ?? 'error', param: err?.param ?? null } },
+      status,
+    );
   }
 }
 
@@ -68,7 +73,7 @@ class ChatController {
   }
 }
 
-describe('@CacheLlmResponse over real HTTP', () => {
+describe.each(HTTP_PLATFORMS)('@CacheLlmResponse over real HTTP on %s', (platform) => {
   let redis: RedisServer;
   let upstream: FakeOpenAiServer;
   let app: INestApplication;
@@ -92,9 +97,9 @@ describe('@CacheLlmResponse over real HTTP', () => {
     })
     class AppModule {}
     const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
-    app = moduleRef.createNestApplication({ logger: false });
-    await app.listen(0, '127.0.0.1');
-    baseURL = `${await app.getUrl()}/v1`.replace('[::1]', '127.0.0.1');
+    let url: string;
+    ({ app, url } = await startOnPlatform(moduleRef, platform));
+    baseURL = `${url}/v1`;
     llm = app.get(LlmCacheService);
   });
   afterAll(async () => {
@@ -246,7 +251,24 @@ describe('@CacheLlmResponse over real HTTP', () => {
     expect(early.status).toBe(429);
   });
 
-  it('stores nothing when the client disconnects mid-stream', async () => {
+  it('stops a slow upstream call when the client disconnects before the first byte', async () => {
+    const controller = new AbortController();
+    const pending = fetch(`${baseURL}/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body('gone before the answer __slow_700__')),
+      signal: controller.signal,
+    }).catch((err: unknown) => err);
+    // Leave once the upstream call is under way (it answers after 700 ms).
+    for (let i = 0; i < 100 && upstream.callCount === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    controller.abort();
+    await pending;
+    await new Promise((r) => setTimeout(r, 900));
+    expect(upstream.calls.map((c) => c.cutOff)).toEqual([true]);
+    expect(await llm.clearLlmCache()).toBe(0);
+  });
+
+  it('stops the upstream call and stores nothing when the client disconnects mid-stream', async () => {
     upstream.chunkDelayMs = 30;
     try {
       const controller = new AbortController();
@@ -263,6 +285,8 @@ describe('@CacheLlmResponse over real HTTP', () => {
       controller.abort();
       await new Promise((r) => setTimeout(r, 800));
       expect(await llm.clearLlmCache()).toBe(0);
+      // The disconnect reached the upstream call: it was cut off rather than read to the end.
+      expect(upstream.calls.map((c) => c.cutOff)).toEqual([true]);
     } finally {
       upstream.chunkDelayMs = 2;
     }

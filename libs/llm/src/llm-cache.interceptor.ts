@@ -1,7 +1,12 @@
 import { Injectable, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { Observable, map } from 'rxjs';
-import { cacheStatusHeaders, setResponseHeaders } from '@llm-cache/redis-cache';
+import {
+  cacheStatusHeaders,
+  onClientDisconnect,
+  setResponseHeaders,
+  type HttpResponseLike,
+} from '@llm-cache/redis-cache';
 import { parseCacheControl, type CacheControl } from './cache-control.js';
 import { DEFAULT_TENANT, LLM_CACHE_ROUTE_OPTIONS } from './llm.constants.js';
 import {
@@ -21,14 +26,6 @@ interface HttpRequestLike {
   headers: Record<string, string | string[] | undefined>;
   body?: unknown;
   tenant?: unknown;
-}
-
-interface HttpResponseLike {
-  setHeader?(name: string, value: string): unknown;
-  header?(name: string, value: string): unknown;
-  raw?: HttpResponseLike;
-  writableFinished?: boolean;
-  once?(event: 'close', listener: () => void): unknown;
 }
 
 /**
@@ -52,12 +49,8 @@ export class LlmCacheInterceptor implements NestInterceptor {
       ) ?? {};
     const control = this.getCacheControl(context);
     const abort = new AbortController();
-    const res = context.switchToHttp().getResponse<HttpResponseLike>();
-    const raw = res.raw ?? res;
     // The client went away before the answer was complete: stop paying for it (and never store a partial stream).
-    raw.once?.('close', () => {
-      if (!raw.writableFinished) abort.abort();
-    });
+    onClientDisconnect(context.switchToHttp().getResponse<HttpResponseLike>(), () => abort.abort());
     const llmContext: LlmRequestContextData = {
       tenant: this.getTenant(context),
       control,

@@ -2,6 +2,7 @@ export * from './cache-backend.interface.js';
 export * from './cache-entry.codec.js';
 export * from './cache-status.js';
 export * from './circuit-breaker.js';
+export * from './http-response.js';
 export * from './keyv-redis-cache.store.js';
 export * from './memory.backend.js';
 export * from './redis-cache.constants.js';

@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const live = new Set<number>();
 let exitHookInstalled = false;
@@ -76,7 +77,7 @@ async function waitForPing(port: number, timeoutMs: number): Promise<void> {
       s.connect(port, '127.0.0.1', () => s.write('PING\r\n'));
     });
     if (ok) return;
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
   }
   throw new Error(`redis-server on 127.0.0.1:${port} did not answer PING within ${timeoutMs} ms`);
 }
@@ -238,7 +239,7 @@ export class RedisCluster {
         }
       });
       if (states.every((s) => s.includes('cluster_state:ok'))) return;
-      await new Promise((r) => setTimeout(r, 100));
+      await sleep(100);
     }
     throw new Error('cluster did not reach cluster_state:ok');
   }

@@ -8,6 +8,7 @@ import {
 import { FakeOpenAiServer } from '../harness/fake-openai-server.js';
 import { RedisServer } from '../harness/redis-server.js';
 import { chat, createLlmFixture, type LlmFixture } from './llm-fixture.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 describe('generateTextWithCache against real Redis and a real OpenAI-compatible upstream', () => {
   let redis: RedisServer;
@@ -172,7 +173,7 @@ describe('generateTextWithCache against real Redis and a real OpenAI-compatible 
     expect(refresh).toMatchObject({ status: 'refresh', cached: false, stored: true });
     expect(upstream.callCount).toBe(3);
 
-    await new Promise((r) => setTimeout(r, 30));
+    await sleep(30);
     expect((await fx.llm.generateTextWithCache(req, undefined, { control: { maxAgeMs: 10 } })).status).toBe(
       'miss',
     );
@@ -198,7 +199,7 @@ describe('generateTextWithCache against real Redis and a real OpenAI-compatible 
   it('writes every entry with the TTL asked for', async () => {
     const r = await fx.llm.generateTextWithCache(chat('ttl'), undefined, { cacheTtlMs: 150 });
     expect(await fx.cache.exists(r.key!)).toBe(true);
-    await new Promise((res) => setTimeout(res, 300));
+    await sleep(300);
     expect(await fx.cache.exists(r.key!)).toBe(false);
   });
 
@@ -322,7 +323,7 @@ describe('with Redis down', () => {
 
   it('keeps answering when Redis hangs (SIGSTOP) instead of dying', async () => {
     await redis.restart();
-    await new Promise((r) => setTimeout(r, 300));
+    await sleep(300);
     redis.pause();
     try {
       const start = Date.now();
@@ -332,5 +333,37 @@ describe('with Redis down', () => {
     } finally {
       redis.resume();
     }
+  });
+});
+
+describe("request validation: once, in LlmCacheService, with the module's limits", () => {
+  let upstream: FakeOpenAiServer;
+  let fx: LlmFixture;
+
+  beforeAll(async () => {
+    upstream = await new FakeOpenAiServer().start();
+    fx = await createLlmFixture(upstream, { inMemory: true }, { maxMessages: 2, maxRequestDepth: 3 });
+  });
+  afterAll(async () => {
+    await fx?.close();
+    await upstream?.stop();
+  });
+
+  const rejection = (request: unknown) =>
+    fx.llm.generateTextWithCache(request as ChatCompletionRequest).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+
+  it('rejects more messages than maxMessages and deeper bodies than maxRequestDepth, naming the field', async () => {
+    const three = { ...chat('a'), messages: [1, 2, 3].map((i) => ({ role: 'user', content: `m${i}` })) };
+    expect(await rejection(three)).toMatchObject({ status: 400, param: 'messages' });
+    expect(await rejection(three)).toBeInstanceOf(LlmRequestValidationError);
+    const deep = { ...chat('a'), extra: { a: { b: { c: { d: 1 } } } } };
+    expect(await rejection(deep)).toMatchObject({ status: 400, param: 'extra.a.b.c' });
+    await expect(
+      fx.llm.generateTextWithCache({ ...chat('a'), extra: { a: { b: 1 } } } as ChatCompletionRequest),
+    ).resolves.toMatchObject({ status: 'miss' });
+    expect(upstream.callCount).toBe(1);
   });
 });

@@ -27,6 +27,7 @@ import {
 import { FakeOpenAiServer } from '../harness/fake-openai-server.js';
 import { HTTP_PLATFORMS, startOnPlatform } from '../harness/http-platform.js';
 import { RedisServer } from '../harness/redis-server.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /** The fixture app's "auth": the tenant comes from a server-side lookup of the API key, never from the body. */
 @Injectable()
@@ -283,7 +284,7 @@ describe.each(HTTP_PLATFORMS)('@CacheLlmResponse over real HTTP on %s', (platfor
       const reader = res.body!.getReader();
       await reader.read();
       controller.abort();
-      await new Promise((r) => setTimeout(r, 800));
+      await sleep(800);
       expect(await llm.clearLlmCache()).toBe(0);
       // The disconnect reached the upstream call: it was cut off rather than read to the end.
       expect(upstream.calls.map((c) => c.cutOff)).toEqual([true]);

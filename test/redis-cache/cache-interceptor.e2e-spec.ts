@@ -22,6 +22,7 @@ import { CACHE_MANAGER_NAMESPACE, RedisCacheModule } from '@llm-cache/redis-cach
 import { HTTP_PLATFORMS, startOnPlatform } from '../harness/http-platform.js';
 import { RedisServer } from '../harness/redis-server.js';
 import { rawClient, TEST_COMMAND_TIMEOUT_MS } from './support.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 @Injectable()
 class Calls {
@@ -126,7 +127,7 @@ describe.each(HTTP_PLATFORMS)('CacheInterceptor over CACHE_MANAGER backed by Red
     expect(pttl).toBeLessThanOrEqual(200);
     await request(url).get('/items/short/1').expect(200);
     expect(calls.count).toBe(1);
-    await new Promise((r) => setTimeout(r, 300));
+    await sleep(300);
     await request(url).get('/items/short/1').expect(200);
     expect(calls.count).toBe(2);
   });

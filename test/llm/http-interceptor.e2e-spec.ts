@@ -74,6 +74,24 @@ class ChatController {
   }
 }
 
+/** `@CacheLlmResponse()` on the class: every route is an LLM route; a method's own options override the class's. */
+@Controller('class-level')
+@CacheLlmResponse({ ttlMs: 30_000 })
+class ClassLevelController {
+  constructor(private readonly llm: LlmCacheService) {}
+
+  @Post('inherits')
+  async inherits(@Body() body: unknown) {
+    return (await this.llm.generateTextWithCache(validateChatCompletionRequest(body))).response;
+  }
+
+  @Post('overrides')
+  @CacheLlmResponse({ ttlMs: 90_000 })
+  async overrides(@Body() body: unknown) {
+    return (await this.llm.generateTextWithCache(validateChatCompletionRequest(body))).response;
+  }
+}
+
 describe.each(HTTP_PLATFORMS)('@CacheLlmResponse over real HTTP on %s', (platform) => {
   let redis: RedisServer;
   let upstream: FakeOpenAiServer;
@@ -90,7 +108,7 @@ describe.each(HTTP_PLATFORMS)('@CacheLlmResponse over real HTTP on %s', (platfor
         RedisCacheModule.forRoot({ isGlobal: true, url: redis.url }),
         LlmCacheModule.forRoot({ provider }),
       ],
-      controllers: [ChatController],
+      controllers: [ChatController, ClassLevelController],
       providers: [
         { provide: APP_GUARD, useClass: ApiKeyGuard },
         { provide: APP_FILTER, useClass: StatusFilter },
@@ -135,6 +153,21 @@ describe.each(HTTP_PLATFORMS)('@CacheLlmResponse over real HTTP on %s', (platfor
     expect(hit.headers.age).toBe('0');
     expect(hit.body).toEqual(miss.body);
     expect(upstream.callCount).toBe(1);
+  });
+
+  it('applies a class-level @CacheLlmResponse to every route, with method options overriding the class TTL', async () => {
+    const post = (path: string) =>
+      request(app.getHttpServer())
+        .post(`/class-level/${path}`)
+        .send(body(`class ${path}`));
+    expect((await post('inherits').expect(200)).headers['x-cache']).toBe('MISS');
+    const inherited = await post('inherits').expect(200);
+    expect(inherited.headers['x-cache']).toBe('HIT');
+    expect(inherited.headers['cache-status']).toMatch(/^llm-cache; hit; ttl=(29|30)$/);
+    expect((await post('overrides').expect(200)).headers['x-cache']).toBe('MISS');
+    const overridden = await post('overrides').expect(200);
+    expect(overridden.headers['cache-status']).toMatch(/^llm-cache; hit; ttl=(89|90)$/);
+    expect(upstream.callCount).toBe(2);
   });
 
   it('honours Cache-Control and the body cache field, which never reaches the upstream', async () => {

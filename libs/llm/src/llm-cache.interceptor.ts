@@ -42,11 +42,7 @@ export class LlmCacheInterceptor implements NestInterceptor {
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     if (context.getType() !== 'http') return next.handle();
-    const route =
-      this.reflector.get<CacheLlmResponseOptions | undefined>(
-        LLM_CACHE_ROUTE_OPTIONS,
-        context.getHandler(),
-      ) ?? {};
+    const route = this.getRouteOptions(context);
     const control = this.getCacheControl(context);
     const abort = new AbortController();
     // The client went away before the answer was complete: stop paying for it (and never store a partial stream).
@@ -65,6 +61,16 @@ export class LlmCacheInterceptor implements NestInterceptor {
           .subscribe(subscriber),
       ),
     );
+  }
+
+  /** `@CacheLlmResponse()` options of the controller class, overridden field by field by the method's own. */
+  protected getRouteOptions(context: ExecutionContext): CacheLlmResponseOptions {
+    const [onClass, onMethod] = this.reflector.getAll<(CacheLlmResponseOptions | undefined)[]>(
+      LLM_CACHE_ROUTE_OPTIONS,
+      [context.getClass(), context.getHandler()],
+    );
+    const overrides = Object.entries(onMethod ?? {}).filter(([, value]) => value !== undefined);
+    return { ...onClass, ...Object.fromEntries(overrides) };
   }
 
   /** The tenant: `request.tenant` as set by the app's auth guard (server-side identity), else `default`. */

@@ -5,6 +5,7 @@ import {
   LlmProviderError,
   LlmRequestValidationError,
 } from '@llm-cache/llm';
+import { RedisUnavailableError } from '@llm-cache/redis-cache';
 import type { HttpRequest as Request, HttpResponse as Response } from './http.types.js';
 import { ApiError, defaultErrorType, type OpenAiErrorBody } from './api-error.js';
 
@@ -71,6 +72,13 @@ export class OpenAiExceptionFilter implements ExceptionFilter {
       if (status >= 500)
         this.logger.error(`${req.method} ${req.path}: ${exception.message}`, exception.stack);
       return error(status, message, defaultErrorType(status));
+    }
+    if (exception instanceof RedisUnavailableError) {
+      // Only admin paths ask Redis strictly (the request path fails open): say why, and what was done anyway.
+      const done = exception.deletedBeforeFailure
+        ? ` (${exception.deletedBeforeFailure} keys deleted before)`
+        : '';
+      return error(503, `${exception.message}${done}`, 'server_error', null, 'redis_unavailable');
     }
     const parserError = this.bodyParserError(exception);
     if (parserError) return parserError;

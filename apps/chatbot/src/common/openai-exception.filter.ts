@@ -7,24 +7,8 @@ import {
 } from '@llm-cache/llm';
 import { RedisUnavailableError } from '@llm-cache/redis-cache';
 import type { HttpRequest as Request, HttpResponse as Response } from './http.types.js';
+import { bodyParseFailure } from './body-parse-errors.js';
 import { ApiError, defaultErrorType, type OpenAiErrorBody } from './api-error.js';
-
-/** body-parser's error `type`s → what the client did wrong. */
-const BODY_PARSER_ERRORS: Record<string, { status: number; message: (err: any) => string }> = {
-  'entity.parse.failed': {
-    status: 400,
-    message: (err) => `We could not parse the JSON body of your request: ${String(err.message)}`,
-  },
-  'entity.too.large': {
-    status: 413,
-    message: (err) =>
-      `Request body too large: ${err.length ?? 'more than'} bytes, limit is ${err.limit} bytes`,
-  },
-  'encoding.unsupported': { status: 415, message: (err) => String(err.message) },
-  'charset.unsupported': { status: 415, message: (err) => String(err.message) },
-  'request.aborted': { status: 400, message: () => 'request aborted while the body was being read' },
-  'request.size.invalid': { status: 400, message: () => 'request size did not match Content-Length' },
-};
 
 /**
  * Every error leaves the app in OpenAI's error shape `{ error: { message, type, param, code } }`, so the official
@@ -50,6 +34,17 @@ export class OpenAiExceptionFilter implements ExceptionFilter {
 
   /** Maps an exception to a status and an OpenAI error body. Override to add app-specific errors. */
   protected toErrorResponse(exception: unknown, req: Request): { status: number; body: OpenAiErrorBody } {
+    // Before HttpException: Nest's Express adapter wraps body-parser errors in one, with generic texts.
+    const parseFailure = bodyParseFailure(exception, { contentLength: req.headers?.['content-length'] });
+    if (parseFailure) {
+      return error(
+        parseFailure.status,
+        parseFailure.message,
+        'invalid_request_error',
+        null,
+        parseFailure.code,
+      );
+    }
     if (exception instanceof ApiError) return { status: exception.getStatus(), body: exception.toBody() };
     if (exception instanceof LlmProviderError) {
       return { status: exception.status, body: exception.toJSON() };
@@ -80,7 +75,7 @@ export class OpenAiExceptionFilter implements ExceptionFilter {
         : '';
       return error(503, `${exception.message}${done}`, 'server_error', null, 'redis_unavailable');
     }
-    const parserError = this.bodyParserError(exception);
+    const parserError = this.exposedHttpError(exception);
     if (parserError) return parserError;
     this.logger.error(
       `${req.method} ${req.path}: unexpected ${(exception as Error)?.name ?? typeof exception}`,
@@ -89,13 +84,9 @@ export class OpenAiExceptionFilter implements ExceptionFilter {
     return error(500, 'The server had an error while processing your request.', 'server_error');
   }
 
-  private bodyParserError(exception: unknown): { status: number; body: OpenAiErrorBody } | undefined {
+  private exposedHttpError(exception: unknown): { status: number; body: OpenAiErrorBody } | undefined {
     const err = exception as { type?: unknown; status?: unknown; expose?: unknown; message?: unknown };
     if (!err || typeof err !== 'object') return undefined;
-    const known = typeof err.type === 'string' ? BODY_PARSER_ERRORS[err.type] : undefined;
-    if (known) {
-      return error(known.status, known.message(err), 'invalid_request_error', null, String(err.type));
-    }
     // Other http-errors raised by Express middleware that are safe to show (4xx with `expose`).
     if (typeof err.status === 'number' && err.status >= 400 && err.status < 500 && err.expose === true) {
       return error(err.status, String(err.message), defaultErrorType(err.status));

@@ -1,14 +1,8 @@
 import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, Logger } from '@nestjs/common';
-import {
-  LlmCacheControlError,
-  LlmCacheMissError,
-  LlmProviderError,
-  LlmRequestValidationError,
-} from '@llm-cache/llm';
-import { RedisUnavailableError } from '@llm-cache/redis-cache';
+import { defaultErrorType, HttpStatusError, RedisUnavailableError } from '@llm-cache/redis-cache';
 import type { HttpRequest as Request, HttpResponse as Response } from './http.types.js';
+import type { OpenAiErrorBody } from './api-error.js';
 import { bodyParseFailure } from './body-parse-errors.js';
-import { ApiError, defaultErrorType, type OpenAiErrorBody } from './api-error.js';
 
 /**
  * Every error leaves the app in OpenAI's error shape `{ error: { message, type, param, code } }`, so the official
@@ -45,16 +39,8 @@ export class OpenAiExceptionFilter implements ExceptionFilter {
         parseFailure.code,
       );
     }
-    if (exception instanceof ApiError) return { status: exception.getStatus(), body: exception.toBody() };
-    if (exception instanceof LlmProviderError) {
-      return { status: exception.status, body: exception.toJSON() };
-    }
-    if (exception instanceof LlmRequestValidationError || exception instanceof LlmCacheControlError) {
-      return error(exception.status, exception.message, exception.type, exception.param);
-    }
-    if (exception instanceof LlmCacheMissError) {
-      return error(exception.status, exception.message, exception.type, null, exception.code);
-    }
+    // The app's own errors and every error of the packages share one base class and one body.
+    if (exception instanceof HttpStatusError) return { status: exception.status, body: exception.toJSON() };
     if (exception instanceof HttpException) {
       const status = exception.getStatus();
       const response = exception.getResponse();
@@ -75,8 +61,8 @@ export class OpenAiExceptionFilter implements ExceptionFilter {
         : '';
       return error(503, `${exception.message}${done}`, 'server_error', null, 'redis_unavailable');
     }
-    const parserError = this.exposedHttpError(exception);
-    if (parserError) return parserError;
+    const exposed = this.exposedHttpError(exception);
+    if (exposed) return exposed;
     this.logger.error(
       `${req.method} ${req.path}: unexpected ${(exception as Error)?.name ?? typeof exception}`,
       (exception as Error)?.stack ?? String(exception),

@@ -4,9 +4,9 @@ import {
   CacheLlmResponse,
   InjectLlmProvider,
   LlmCacheService,
-  validateChatCompletionRequest,
   type ChatCompletion,
   type ChatCompletionChunk,
+  type ChatCompletionRequest,
   type LlmProvider,
 } from '@llm-cache/llm';
 import { ModelPolicyGuard } from '../cost/model-policy.guard.js';
@@ -38,8 +38,10 @@ export class OpenAiController {
   @HttpCode(200)
   @CacheLlmResponse()
   async completions(@Body() body: unknown): Promise<ChatCompletion | AsyncIterable<ChatCompletionChunk>> {
-    const request = validateChatCompletionRequest(body, { maxMessages: this.config.maxMessages });
-    return request.stream
+    // Validated once, by LlmCacheService with the module's limits (a bad body is a 400 before any upstream call);
+    // a `stream` that is not `true` takes the non-streaming path, where the validator rejects a non-boolean.
+    const request = body as ChatCompletionRequest;
+    return (request as { stream?: unknown } | null)?.stream === true
       ? (await this.llmCache.streamTextWithCache(request)).stream
       : (await this.llmCache.generateTextWithCache(request)).response;
   }

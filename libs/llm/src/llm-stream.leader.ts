@@ -95,6 +95,7 @@ export class LlmStreamLeader {
           stop.signal,
           () => (capped ? cappedError() : undefined),
           rearm,
+          plan,
         );
         this.accounting.streamEnded(plan);
         if (clean && !broadcast.isCapturing) handoff = 'alone';
@@ -160,6 +161,7 @@ export class LlmStreamLeader {
     signal: AbortSignal,
     abortError: () => LlmProviderError | undefined,
     onChunk: () => void = () => undefined,
+    plan?: LlmCallPlan,
   ): Promise<boolean> {
     let onAbort: (() => void) | undefined;
     const aborted = new Promise<never>((_, reject) => {
@@ -179,7 +181,7 @@ export class LlmStreamLeader {
       broadcast.end();
       return true;
     } catch (err) {
-      broadcast.end(this.accounting.failed(abortError() ?? err));
+      broadcast.end(this.accounting.failed(abortError() ?? err, plan));
       // Not awaited: a provider that ignores the abort must not keep the leader (and its followers) waiting.
       void upstream.iterator.return?.().catch(() => undefined);
       return false;

@@ -335,3 +335,35 @@ describe('with Redis down', () => {
     }
   });
 });
+
+describe("request validation: once, in LlmCacheService, with the module's limits", () => {
+  let upstream: FakeOpenAiServer;
+  let fx: LlmFixture;
+
+  beforeAll(async () => {
+    upstream = await new FakeOpenAiServer().start();
+    fx = await createLlmFixture(upstream, { inMemory: true }, { maxMessages: 2, maxRequestDepth: 3 });
+  });
+  afterAll(async () => {
+    await fx?.close();
+    await upstream?.stop();
+  });
+
+  const rejection = (request: unknown) =>
+    fx.llm.generateTextWithCache(request as ChatCompletionRequest).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+
+  it('rejects more messages than maxMessages and deeper bodies than maxRequestDepth, naming the field', async () => {
+    const three = { ...chat('a'), messages: [1, 2, 3].map((i) => ({ role: 'user', content: `m${i}` })) };
+    expect(await rejection(three)).toMatchObject({ status: 400, param: 'messages' });
+    expect(await rejection(three)).toBeInstanceOf(LlmRequestValidationError);
+    const deep = { ...chat('a'), extra: { a: { b: { c: { d: 1 } } } } };
+    expect(await rejection(deep)).toMatchObject({ status: 400, param: 'extra.a.b.c' });
+    await expect(
+      fx.llm.generateTextWithCache({ ...chat('a'), extra: { a: { b: 1 } } } as ChatCompletionRequest),
+    ).resolves.toMatchObject({ status: 'miss' });
+    expect(upstream.callCount).toBe(1);
+  });
+});

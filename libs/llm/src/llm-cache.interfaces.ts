@@ -38,8 +38,10 @@ export interface LlmCacheModuleOptions {
   coalescing?: CoalescingOptions;
   /** Store answers cut off by max_tokens (`finish_reason: "length"`); off by default. */
   storeLengthFinish?: boolean;
-  /** Upper bound of `messages.length` accepted by the validator. */
+  /** Upper bound of `messages.length` accepted by the request validator (default 256). */
   maxMessages?: number;
+  /** Deepest nesting of objects and arrays the request validator accepts anywhere in a body (default 64). */
+  maxRequestDepth?: number;
 }
 
 export interface ResolvedLlmCacheOptions {
@@ -53,6 +55,7 @@ export interface ResolvedLlmCacheOptions {
   coalescing: Required<CoalescingOptions>;
   storeLengthFinish: boolean;
   maxMessages: number;
+  maxRequestDepth: number;
 }
 
 export interface LlmCacheModuleExtras {

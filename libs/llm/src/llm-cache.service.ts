@@ -220,8 +220,7 @@ export class LlmCacheService {
   ): CacheKeyExplanation {
     const provider = this.resolveProvider(options.provider);
     const tenant = checkTenant(options.tenant ?? LlmRequestContext.current()?.tenant ?? DEFAULT_TENANT);
-    const { cache: _ignored, ...rest } = request as ChatCompletionRequest & { cache?: unknown };
-    return this.keyPolicy.explain(rest as ChatCompletionRequest, tenant, provider.identity);
+    return this.keyPolicy.explain(request, tenant, provider.identity);
   }
 
   /** Resolves a call's plan; throws `LlmRequestValidationError` for a bad request. */
@@ -232,9 +231,12 @@ export class LlmCacheService {
   ): LlmCallPlan {
     const ctx = LlmRequestContext.current();
     const resolvedProvider = this.resolveProvider(provider);
-    validateChatCompletionRequest(request, { maxMessages: this.options.maxMessages });
-    const { cache: _ignored, ...rest } = request as ChatCompletionRequest & { cache?: unknown };
-    const effective: ChatCompletionRequest = { ...rest };
+    // The one validation of a chat-completion request, with the module's limits (callers pass bodies as received).
+    validateChatCompletionRequest(request, {
+      maxMessages: this.options.maxMessages,
+      maxDepth: this.options.maxRequestDepth,
+    });
+    const effective: ChatCompletionRequest = { ...request };
     if (options.defaultTemperature !== undefined && effective.temperature == null) {
       effective.temperature = options.defaultTemperature;
     }

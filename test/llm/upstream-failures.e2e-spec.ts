@@ -4,7 +4,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Logger } from '@nestjs/common';
-import { LlmRequestContext } from '@llm-cache/llm';
+// Internal to the lib (not in its barrel): imported by path, the same module instance the lib uses.
+import { LlmRequestContext } from '../../libs/llm/src/llm-request.context.js';
 import { FakeOpenAiServer } from '../harness/fake-openai-server.js';
 import { LogCapture } from '../harness/log-capture.js';
 import { RedisServer } from '../harness/redis-server.js';

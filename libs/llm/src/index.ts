@@ -13,7 +13,6 @@ export * from './llm-cache.module.js';
 export * from './llm-cache.options.js';
 export * from './llm-cache.service.js';
 export * from './llm-provider.error.js';
-export * from './upstream-failure.log.js';
 export * from './llm-provider.interface.js';
 export * from './llm-request.context.js';
 export * from './llm.constants.js';

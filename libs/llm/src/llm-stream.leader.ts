@@ -90,12 +90,12 @@ export class LlmStreamLeader {
       let stored = false;
       try {
         const clean = await this.pump(
+          plan,
           upstream,
           broadcast,
           stop.signal,
           () => (capped ? cappedError() : undefined),
           rearm,
-          plan,
         );
         this.accounting.streamEnded(plan);
         if (clean && !broadcast.isCapturing) handoff = 'alone';
@@ -156,12 +156,12 @@ export class LlmStreamLeader {
    * as `signal` aborts, even if the provider does not notice; `abortError` names a reason other than the caller.
    */
   protected async pump(
+    plan: LlmCallPlan,
     upstream: UpstreamStream,
     broadcast: ChunkBroadcast,
     signal: AbortSignal,
     abortError: () => LlmProviderError | undefined,
     onChunk: () => void = () => undefined,
-    plan?: LlmCallPlan,
   ): Promise<boolean> {
     let onAbort: (() => void) | undefined;
     const aborted = new Promise<never>((_, reject) => {

@@ -252,6 +252,9 @@ function readLlm(read: EnvReader, problems: string[]): ChatbotConfig['llm'] {
   };
 }
 
+/** A tenant name: it becomes part of Redis keys, so a restricted alphabet. */
+export const TENANT_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+
 /** `tenant:key,tenant:key` → entries. Tenants become part of Redis keys, so their alphabet is restricted. */
 export function readApiKeys(raw: string | undefined, problems: string[]): TenantApiKey[] | null {
   if (raw === undefined) return null;
@@ -263,7 +266,7 @@ export function readApiKeys(raw: string | undefined, problems: string[]): Tenant
     const colon = part.indexOf(':');
     const tenant = colon > 0 ? part.slice(0, colon) : '';
     const key = colon > 0 ? part.slice(colon + 1) : '';
-    if (!/^[A-Za-z0-9_-]{1,64}$/.test(tenant) || key.length < DEV_SECRET_MIN_LENGTH) {
+    if (!TENANT_PATTERN.test(tenant) || key.length < DEV_SECRET_MIN_LENGTH) {
       problems.push(
         `CHATBOT_API_KEYS entry ${i + 1} must be tenant:key (tenant: letters, digits, _ or -; key: at least 8 characters)`,
       );

@@ -39,7 +39,7 @@ export class AdminController {
   /** Hit ratio, tokens, dollars and latency saved: shared by every replica through Redis counters. */
   @Get('stats')
   stats(): Promise<LlmCacheStats> {
-    return this.llmCache.getCacheStats({ requireRedis: true });
+    return this.llmCache.getCacheStats(undefined, { requireRedis: true });
   }
 
   /** Redis INFO summary; per-node addresses without the raw INFO (it names config a caller needs not see). */

@@ -28,6 +28,8 @@ interface Hostile {
   /** The body as bytes (so invalid UTF-8 and truncated JSON can be sent); JSON-encoded when an object. */
   body: Buffer | string | object;
   headers?: Record<string, string>;
+  /** The exact status, where one is owed (otherwise any 4xx). */
+  status?: number;
 }
 interface Answer {
   status: number;
@@ -289,6 +291,7 @@ function encodings(): Hostile[] {
           ? ['{"message":"abc', '"}']
           : ['{"model":"fake-model","messages":[{"role":"user","content":"abc', '"}]}'];
       out.push({
+        status: 400,
         name: `invalid UTF-8 ${bytes.map((b) => b.toString(16)).join(' ')} on ${path}`,
         path,
         body: Buffer.concat([Buffer.from(head), Buffer.from(bytes), Buffer.from(tail)]),
@@ -301,11 +304,13 @@ function encodings(): Hostile[] {
 function sizes(): Hostile[] {
   const out: Hostile[] = [];
   out.push({
+    status: 413,
     name: 'content over the body limit',
     path: '/v1/chat/completions',
     body: okV1('x'.repeat(BODY_LIMIT_BYTES)),
   });
   out.push({
+    status: 413,
     name: '/chat message over the body limit',
     path: '/chat',
     body: okChat('x'.repeat(BODY_LIMIT_BYTES)),
@@ -339,6 +344,7 @@ function sizes(): Hostile[] {
     body: { ...okV1(), messages: Array.from({ length: 20_000 }, (_, i) => i) },
   });
   out.push({
+    status: 413,
     name: 'a model name over the body limit',
     path: '/v1/chat/completions',
     body: { ...okV1(), model: 'm'.repeat(BODY_LIMIT_BYTES) },
@@ -549,7 +555,7 @@ describe('hostile input and cross-tenant probes against the real chatbot', () =>
       counts[bucket]++;
       const problem = openAiShapeProblem(a.text);
       if (problem) counts.badShape++;
-      if (bucket !== '4xx' || problem)
+      if (bucket !== '4xx' || problem || (cases[i].status !== undefined && a.status !== cases[i].status))
         failures.push(
           `${cases[i].path} ${cases[i].name}: ${a.status} ${problem ?? ''} ${a.text.slice(0, 160)}`,
         );

@@ -237,7 +237,6 @@ describe('the built app (npm start)', () => {
       LLM_MODEL: 'fake-model',
       LLM_TIMEOUT_MS: '300',
       LLM_MAX_RETRIES: '0',
-      LLM_MODEL: 'fake-model',
     });
     try {
       const res = await call(`${app.url}/v1/chat/completions`, {

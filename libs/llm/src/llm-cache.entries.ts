@@ -30,7 +30,10 @@ export class LlmCacheEntries {
   accept(plan: LlmCallPlan, entry: LlmCacheEntry | undefined): Found | undefined {
     if (!entry || entry.format !== 1 || (!entry.completion && !entry.chunks)) return undefined;
     const ageMs = Math.max(0, Date.now() - entry.createdAtMs);
-    if (plan.control.maxAgeMs !== undefined && ageMs > plan.control.maxAgeMs) return undefined;
+    if (plan.control.maxAgeMs !== undefined && ageMs > plan.control.maxAgeMs) {
+      plan.staleEntryAgeMs = ageMs;
+      return undefined;
+    }
     return { entry, ageMs };
   }
 

@@ -18,6 +18,7 @@ import type {
   ResolvedLlmCacheOptions,
 } from './llm-cache.interfaces.js';
 import { LlmCacheMetrics } from './llm-cache.metrics.js';
+import { LlmCacheTracing } from './llm-cache.tracing.js';
 import { LlmCallCoordinator } from './llm-call.coordinator.js';
 import type { LlmCallPlan } from './llm-call.plan.js';
 import type { LlmProvider } from './llm-provider.interface.js';
@@ -60,6 +61,7 @@ export class LlmCacheService {
   protected readonly upstream: LlmUpstream;
   protected readonly coordinator: LlmCallCoordinator;
   protected readonly streams: LlmStreamLeader;
+  protected readonly tracing = new LlmCacheTracing();
 
   constructor(
     protected readonly cache: RedisCacheService,
@@ -76,7 +78,7 @@ export class LlmCacheService {
     this.prices = new PriceTable(options.pricing);
     this.accounting = new LlmCacheAccounting(cache, metrics, this.prices);
     this.entries = new LlmCacheEntries(cache, this.logger);
-    this.upstream = new LlmUpstream(this.accounting);
+    this.upstream = new LlmUpstream(this.accounting, this.tracing);
     this.coordinator = new LlmCallCoordinator(cache, this.entries, this.flights, options);
     this.streams = new LlmStreamLeader(this.upstream, this.entries, this.accounting, options, this.logger);
   }
@@ -87,6 +89,11 @@ export class LlmCacheService {
     options: GenerateOptions = {},
   ): Promise<LlmCacheResult> {
     const plan = this.plan(request, provider, options);
+    return this.tracing.traceCall(plan, () => this.completeWithCache(plan));
+  }
+
+  /** The cached completion of a resolved plan (inside the call's trace span). */
+  protected async completeWithCache(plan: LlmCallPlan): Promise<LlmCacheResult> {
     const { accounting } = this;
     if (!plan.key) {
       const response = await this.upstream.complete(plan);
@@ -142,8 +149,13 @@ export class LlmCacheService {
     options: GenerateOptions = {},
   ): Promise<LlmStreamResult> {
     const plan = this.plan(request, provider, options);
+    return this.tracing.traceCall(plan, () => this.streamWithCache(plan));
+  }
+
+  /** The cached stream of a resolved plan (inside the call's trace span, which ends once the stream is handed out). */
+  protected async streamWithCache(plan: LlmCallPlan): Promise<LlmStreamResult> {
     const { accounting, streams } = this;
-    const includeUsage = request.stream_options?.include_usage === true;
+    const includeUsage = plan.request.stream_options?.include_usage === true;
     if (!plan.key) {
       const upstream = await this.upstream.openStream(plan, { ...plan.request, stream: true });
       const stream = this.upstream.forward(upstream, includeUsage, plan);

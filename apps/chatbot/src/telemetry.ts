@@ -87,10 +87,32 @@ export function startTelemetry(defaultServiceName = 'llm-cache-chatbot', env: En
             // The exporter's own requests to the collector would trace themselves.
             requireParentforOutgoingSpans: true,
           }),
-          new IORedisInstrumentation({ requireParentSpan: true }),
+          new IORedisInstrumentation({ requireParentSpan: true, dbStatementSerializer: redisStatement }),
         ]
       : [],
   });
   sdk.start();
   return { exporter, tracing, shutdown: () => sdk.shutdown() };
+}
+
+/**
+ * `db.query.text` of a Redis span: the command and its keys, never values. The default serializer prints every
+ * argument of EVALSHA, and the cache's store script carries the whole entry (prompt and answer) as an argument.
+ */
+export function redisStatement(command: string, args: unknown[]): string {
+  const text = (a: unknown) => (Buffer.isBuffer(a) ? '<buffer>' : String(a));
+  if (/^eval(sha)?(_ro)?$/i.test(command) && args.length >= 2) {
+    const keys = args.slice(2, 2 + Math.max(0, Number(args[1]) || 0)).map(text);
+    const rest = args.length - 2 - keys.length;
+    return [
+      command,
+      text(args[0]),
+      text(args[1]),
+      ...keys,
+      ...(rest > 0 ? [`[${rest} other arguments]`] : []),
+    ].join(' ');
+  }
+  if (args.length === 0) return command;
+  const rest = args.length - 1;
+  return `${command} ${text(args[0])}${rest > 0 ? ` [${rest} other arguments]` : ''}`;
 }

@@ -34,6 +34,8 @@ export async function createChatbotApp(options: CreateChatbotAppOptions): Promis
   app.use(reenterRequestContext);
   app.disable('x-powered-by');
   answerClientErrorsInOpenAiShape(app.getHttpServer());
-  app.enableShutdownHooks();
+  // Exit 0 once the shutdown hooks are done (Nest's default re-raises the signal: exit status 143 on SIGTERM, which
+  // Kubernetes and process managers report as a failure of a clean rollout).
+  app.enableShutdownHooks([], { useProcessExit: true });
   return app;
 }

@@ -1,4 +1,5 @@
-import type { LlmCacheAccounting } from './llm-cache.accounting.js';
+import { Inject, Injectable } from '@nestjs/common';
+import { LlmCacheAccounting } from './llm-cache.accounting.js';
 import type { LlmCallPlan } from './llm-call.plan.js';
 import { LlmProviderError } from './llm-provider.error.js';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest } from './llm.types.js';
@@ -21,8 +22,9 @@ export interface UpstreamAbort {
  * Calls to the plan's provider: every failure comes back as a counted `LlmProviderError`, and a malformed 200 as a
  * 502, so nothing unreadable reaches the caller or the cache.
  */
+@Injectable()
 export class LlmUpstream {
-  constructor(protected readonly accounting: LlmCacheAccounting) {}
+  constructor(@Inject(LlmCacheAccounting) protected readonly accounting: LlmCacheAccounting) {}
 
   async complete(plan: LlmCallPlan, signal = plan.signal): Promise<ChatCompletion> {
     const { stream: _s, stream_options: _o, ...request } = plan.request;

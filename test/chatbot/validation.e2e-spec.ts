@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { FakeOpenAiServer } from '../harness/fake-openai-server.js';
 import { RedisServer } from '../harness/redis-server.js';
+import { HTTP_PLATFORMS } from '../harness/http-platform.js';
 import { call, startChatbot, upstreamEnv, type TestChatbot } from './chatbot-test-app.js';
 
 const BODY_LIMIT_BYTES = 16 * 1024;
@@ -315,56 +316,63 @@ const cases: BadInput[] = [
   },
 ];
 
-describe('bad input → 4xx in OpenAI error shape, never 5xx, never an upstream call', () => {
-  let redis: RedisServer;
-  let fake: FakeOpenAiServer;
-  let bot: TestChatbot;
+describe.each(HTTP_PLATFORMS)(
+  'bad input → 4xx in OpenAI error shape, never 5xx, never an upstream call, on %s',
+  (platform) => {
+    let redis: RedisServer;
+    let fake: FakeOpenAiServer;
+    let bot: TestChatbot;
 
-  beforeAll(async () => {
-    redis = await RedisServer.start();
-    fake = await new FakeOpenAiServer().start();
-    bot = await startChatbot(
-      upstreamEnv(redis.url, fake.baseURL, {
-        BODY_LIMIT_BYTES: String(BODY_LIMIT_BYTES),
-        MAX_MESSAGES: String(MAX_MESSAGES),
-        MAX_MESSAGE_CHARS: String(MAX_MESSAGE_CHARS),
-      }),
-    );
-  });
-  afterAll(async () => {
-    await bot?.close();
-    await fake?.stop();
-    await redis?.stop();
-  });
-
-  it('has a table of at least 30 cases', () => {
-    expect(cases.length).toBeGreaterThanOrEqual(30);
-  });
-
-  it.each(cases.map((c) => [c.name, c] as const))('rejects %s', async (_name, c) => {
-    const res = await call(`${bot.url}${c.path}`, { body: c.body, rawBody: c.raw, headers: c.headers });
-    expect(res.status).toBe(c.status);
-    expect(Object.keys(res.body)).toEqual(['error']);
-    const { error } = res.body;
-    expect(Object.keys(error).sort()).toEqual(['code', 'message', 'param', 'type']);
-    expect(error).toMatchObject({ message: expect.any(String), type: expect.any(String) });
-    expect(error.message.length).toBeGreaterThan(5);
-    if (c.param !== undefined) expect(error.param).toEqual(expect.stringMatching(c.param));
-    expect(fake.callCount).toBe(0);
-  });
-
-  it('answers an unknown route with 404 in the same shape', async () => {
-    const res = await call(`${bot.url}/v1/embeddings`, { body: { input: 'x' } });
-    expect(res.status).toBe(404);
-    expect(res.body.error).toMatchObject({
-      message: expect.stringContaining('/v1/embeddings'),
-      type: 'not_found_error',
+    beforeAll(async () => {
+      redis = await RedisServer.start();
+      fake = await new FakeOpenAiServer().start();
+      bot = await startChatbot(
+        upstreamEnv(redis.url, fake.baseURL, {
+          HTTP_PLATFORM: platform,
+          BODY_LIMIT_BYTES: String(BODY_LIMIT_BYTES),
+          MAX_MESSAGES: String(MAX_MESSAGES),
+          MAX_MESSAGE_CHARS: String(MAX_MESSAGE_CHARS),
+        }),
+      );
     });
-  });
+    it(`runs on ${platform}`, () => {
+      expect(bot.app.getHttpAdapter().getType()).toBe(platform);
+    });
+    afterAll(async () => {
+      await bot?.close();
+      await fake?.stop();
+      await redis?.stop();
+    });
 
-  it('still answers a valid request after all of that', async () => {
-    const res = await call(`${bot.url}/v1/chat/completions`, { body: ok });
-    expect(res.status).toBe(200);
-    expect(res.body.choices[0].message.content).toEqual(expect.any(String));
-  });
-});
+    it('has a table of at least 30 cases', () => {
+      expect(cases.length).toBeGreaterThanOrEqual(30);
+    });
+
+    it.each(cases.map((c) => [c.name, c] as const))('rejects %s', async (_name, c) => {
+      const res = await call(`${bot.url}${c.path}`, { body: c.body, rawBody: c.raw, headers: c.headers });
+      expect(res.status).toBe(c.status);
+      expect(Object.keys(res.body)).toEqual(['error']);
+      const { error } = res.body;
+      expect(Object.keys(error).sort()).toEqual(['code', 'message', 'param', 'type']);
+      expect(error).toMatchObject({ message: expect.any(String), type: expect.any(String) });
+      expect(error.message.length).toBeGreaterThan(5);
+      if (c.param !== undefined) expect(error.param).toEqual(expect.stringMatching(c.param));
+      expect(fake.callCount).toBe(0);
+    });
+
+    it('answers an unknown route with 404 in the same shape', async () => {
+      const res = await call(`${bot.url}/v1/embeddings`, { body: { input: 'x' } });
+      expect(res.status).toBe(404);
+      expect(res.body.error).toMatchObject({
+        message: expect.stringContaining('/v1/embeddings'),
+        type: 'not_found_error',
+      });
+    });
+
+    it('still answers a valid request after all of that', async () => {
+      const res = await call(`${bot.url}/v1/chat/completions`, { body: ok });
+      expect(res.status).toBe(200);
+      expect(res.body.choices[0].message.content).toEqual(expect.any(String));
+    });
+  },
+);

@@ -1,7 +1,9 @@
 import { NestFactory } from '@nestjs/core';
+import type { INestApplication, LoggerService, LogLevel } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import type { LoggerService, LogLevel } from '@nestjs/common';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AppModule, type ChatbotAppOptions } from './app.module.js';
+import { createHttpAdapter, httpPlatformFrom, type HttpPlatform } from './common/http-platform.js';
 import type { HttpRequest, HttpResponse } from './common/http.types.js';
 import type { ChatbotConfig } from './config/chatbot.config.js';
 import { CHATBOT_CONFIG } from './config/chatbot-config.constants.js';
@@ -10,24 +12,46 @@ import { HttpMetricsMiddleware } from './metrics/http-metrics.middleware.js';
 
 export interface CreateChatbotAppOptions extends ChatbotAppOptions {
   logger?: LoggerService | LogLevel[] | false;
+  /** Default: `HTTP_PLATFORM` from `env` (or `process.env`), else express. */
+  platform?: HttpPlatform;
 }
 
 /** Creates (does not start) the chatbot: used by main.ts and by the e2e tests, so both run the same wiring. */
-export async function createChatbotApp(options: CreateChatbotAppOptions): Promise<NestExpressApplication> {
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.register(options), {
-    // Registered below with the configured limit; Nest's default parser would accept 100 kB and urlencoded too.
-    bodyParser: false,
-    logger: options.logger,
-    abortOnError: false,
-  });
+export async function createChatbotApp(options: CreateChatbotAppOptions): Promise<INestApplication> {
+  const platform = options.platform ?? httpPlatformFrom(options.env ?? process.env);
+  const adapter = createHttpAdapter(platform);
+  const app = await NestFactory.create<NestExpressApplication | NestFastifyApplication>(
+    AppModule.register(options),
+    adapter,
+    {
+      // Registered below with the configured limit; Nest's default parser would accept 100 kB and urlencoded too.
+      bodyParser: false,
+      logger: options.logger,
+      abortOnError: false,
+    },
+  );
+  if (platform === 'fastify') {
+    // The matched route pattern (the metrics' `route` label), where Express middleware finds `req.route`.
+    (app as NestFastifyApplication)
+      .getHttpAdapter()
+      .getInstance()
+      .addHook('onRequest', async (request) => {
+        (request.raw as HttpRequest).routePattern = request.is404 ? undefined : request.routeOptions.url;
+      });
+  }
   // Plain Express middleware rather than a Nest one: Nest binds middleware to routes, and requests that match none
   // (404s) or fail in the body parser (413) must be counted too.
   app.use(requestIdMiddleware);
   const httpMetrics = app.get(HttpMetricsMiddleware);
   app.use((req: HttpRequest, res: HttpResponse, next: () => void) => httpMetrics.use(req, res, next));
-  app.useBodyParser('json', { limit: app.get<ChatbotConfig>(CHATBOT_CONFIG).bodyLimitBytes });
+  const { bodyLimitBytes } = app.get<ChatbotConfig>(CHATBOT_CONFIG);
+  if (platform === 'fastify') {
+    (app as NestFastifyApplication).useBodyParser('application/json', { bodyLimit: bodyLimitBytes });
+  } else {
+    (app as NestExpressApplication).useBodyParser('json', { limit: bodyLimitBytes });
+    (app as NestExpressApplication).disable('x-powered-by');
+  }
   app.use(reenterRequestContext);
-  app.disable('x-powered-by');
   app.enableShutdownHooks();
   return app;
 }

@@ -3,7 +3,12 @@ import type { INestApplication, LoggerService, LogLevel } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AppModule, type ChatbotAppOptions } from './app.module.js';
-import { createHttpAdapter, httpPlatformFrom, type HttpPlatform } from './common/http-platform.js';
+import {
+  createHttpAdapter,
+  httpPlatformFrom,
+  parseJsonBody,
+  type HttpPlatform,
+} from './common/http-platform.js';
 import type { HttpRequest, HttpResponse } from './common/http.types.js';
 import type { ChatbotConfig } from './config/chatbot.config.js';
 import { CHATBOT_CONFIG } from './config/chatbot-config.constants.js';
@@ -46,7 +51,11 @@ export async function createChatbotApp(options: CreateChatbotAppOptions): Promis
   app.use((req: HttpRequest, res: HttpResponse, next: () => void) => httpMetrics.use(req, res, next));
   const { bodyLimitBytes } = app.get<ChatbotConfig>(CHATBOT_CONFIG);
   if (platform === 'fastify') {
-    (app as NestFastifyApplication).useBodyParser('application/json', { bodyLimit: bodyLimitBytes });
+    (app as NestFastifyApplication).useBodyParser(
+      'application/json',
+      { bodyLimit: bodyLimitBytes },
+      parseJsonBody,
+    );
   } else {
     (app as NestExpressApplication).useBodyParser('json', { limit: bodyLimitBytes });
     (app as NestExpressApplication).disable('x-powered-by');

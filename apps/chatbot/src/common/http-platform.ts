@@ -18,3 +18,22 @@ export function httpPlatformFrom(env: Record<string, string | undefined>): HttpP
 export function createHttpAdapter(platform: HttpPlatform): AbstractHttpAdapter {
   return platform === 'fastify' ? new FastifyAdapter() : new ExpressAdapter();
 }
+
+/**
+ * Fastify's JSON body parser, worded like Express's body-parser: a syntax error keeps JSON.parse's position and the
+ * body (so the error can say at which line and column the JSON broke), and an empty body is Fastify's own error.
+ */
+export async function parseJsonBody(_request: unknown, body: Buffer): Promise<unknown> {
+  if (body.length === 0) {
+    throw Object.assign(new Error("Body cannot be empty when content-type is set to 'application/json'"), {
+      code: 'FST_ERR_CTP_EMPTY_JSON_BODY',
+      statusCode: 400,
+    });
+  }
+  const text = body.toString('utf8');
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    throw Object.assign(err as SyntaxError, { statusCode: 400, body: text });
+  }
+}

@@ -1,32 +1,22 @@
-import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, Logger } from '@nestjs/common';
-import { defaultErrorType, HttpStatusError, setResponseHeaders } from '@llm-cache/redis-cache';
+import {
+  type ArgumentsHost,
+  Catch,
+  type ExceptionFilter,
+  HttpException,
+  Logger,
+  Optional,
+} from '@nestjs/common';
+import {
+  defaultErrorType,
+  HttpStatusError,
+  RedisUnavailableError,
+  setResponseHeaders,
+} from '@llm-cache/redis-cache';
 import type { HttpRequest as Request } from './http.types.js';
 import type { OpenAiErrorBody } from './api-error.js';
-
-/** body-parser's error `type`s → what the client did wrong. */
-const BODY_PARSER_ERRORS: Record<string, { status: number; message: (err: any) => string }> = {
-  'entity.parse.failed': {
-    status: 400,
-    message: (err) => `We could not parse the JSON body of your request: ${String(err.message)}`,
-  },
-  'entity.too.large': {
-    status: 413,
-    message: (err) =>
-      `Request body too large: ${err.length ?? 'more than'} bytes, limit is ${err.limit} bytes`,
-  },
-  'encoding.unsupported': { status: 415, message: (err) => String(err.message) },
-  'charset.unsupported': { status: 415, message: (err) => String(err.message) },
-  'request.aborted': { status: 400, message: () => 'request aborted while the body was being read' },
-  'request.size.invalid': { status: 400, message: () => 'request size did not match Content-Length' },
-};
-
-/** Fastify's content-type parser errors → the body-parser type of the same mistake (one `code` on both platforms). */
-const FASTIFY_PARSER_ERRORS: Record<string, string> = {
-  FST_ERR_CTP_BODY_TOO_LARGE: 'entity.too.large',
-  FST_ERR_CTP_INVALID_JSON_BODY: 'entity.parse.failed',
-  FST_ERR_CTP_EMPTY_JSON_BODY: 'entity.parse.failed',
-  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'request.size.invalid',
-};
+import { bodyParseFailure } from './body-parse-errors.js';
+import type { ChatbotConfig } from '../config/chatbot.config.js';
+import { InjectChatbotConfig } from '../config/chatbot-config.constants.js';
 
 /** Express hands a filter the Node response; Fastify a reply whose Node response is `.raw`. */
 interface PlatformResponse {
@@ -49,6 +39,9 @@ interface PlatformResponse {
 export class OpenAiExceptionFilter implements ExceptionFilter {
   protected readonly logger = new Logger('OpenAiExceptionFilter');
 
+  // Optional so the filter also works when constructed by hand (unit specs); the app always provides the config.
+  constructor(@Optional() @InjectChatbotConfig() private readonly config?: ChatbotConfig) {}
+
   catch(exception: unknown, host: ArgumentsHost): void {
     const ctx = host.switchToHttp();
     const res = ctx.getResponse<PlatformResponse>();
@@ -69,6 +62,21 @@ export class OpenAiExceptionFilter implements ExceptionFilter {
 
   /** Maps an exception to a status and an OpenAI error body. Override to add app-specific errors. */
   protected toErrorResponse(exception: unknown, req: Request): { status: number; body: OpenAiErrorBody } {
+    // Before HttpException: Nest's Express adapter wraps body-parser errors in one, with generic texts.
+    // Fastify's too-large error does not carry the limit (body-parser's does): the configured one fills it in.
+    const parseFailure = bodyParseFailure(exception, {
+      contentLength: req.headers?.['content-length'],
+      limitBytes: this.config?.bodyLimitBytes,
+    });
+    if (parseFailure) {
+      return error(
+        parseFailure.status,
+        parseFailure.message,
+        'invalid_request_error',
+        null,
+        parseFailure.code,
+      );
+    }
     // The app's own errors and every error of the packages share one base class and one body.
     if (exception instanceof HttpStatusError) return { status: exception.status, body: exception.toJSON() };
     if (exception instanceof HttpException) {
@@ -84,8 +92,15 @@ export class OpenAiExceptionFilter implements ExceptionFilter {
         this.logger.error(`${req.method} ${pathOf(req)}: ${exception.message}`, exception.stack);
       return error(status, message, defaultErrorType(status));
     }
-    const parserError = this.bodyParserError(exception);
-    if (parserError) return parserError;
+    if (exception instanceof RedisUnavailableError) {
+      // Only admin paths ask Redis strictly (the request path fails open): say why, and what was done anyway.
+      const done = exception.deletedBeforeFailure
+        ? ` (${exception.deletedBeforeFailure} keys deleted before)`
+        : '';
+      return error(503, `${exception.message}${done}`, 'server_error', null, 'redis_unavailable');
+    }
+    const exposed = this.exposedHttpError(exception);
+    if (exposed) return exposed;
     this.logger.error(
       `${req.method} ${pathOf(req)}: unexpected ${(exception as Error)?.name ?? typeof exception}`,
       (exception as Error)?.stack ?? String(exception),
@@ -93,34 +108,9 @@ export class OpenAiExceptionFilter implements ExceptionFilter {
     return error(500, 'The server had an error while processing your request.', 'server_error');
   }
 
-  private bodyParserError(exception: unknown): { status: number; body: OpenAiErrorBody } | undefined {
-    const err = exception as {
-      type?: unknown;
-      status?: unknown;
-      statusCode?: unknown;
-      code?: unknown;
-      expose?: unknown;
-      message?: unknown;
-    };
+  private exposedHttpError(exception: unknown): { status: number; body: OpenAiErrorBody } | undefined {
+    const err = exception as { type?: unknown; status?: unknown; expose?: unknown; message?: unknown };
     if (!err || typeof err !== 'object') return undefined;
-    const known = typeof err.type === 'string' ? BODY_PARSER_ERRORS[err.type] : undefined;
-    if (known) {
-      return error(known.status, known.message(err), 'invalid_request_error', null, String(err.type));
-    }
-    const fastifyType = typeof err.code === 'string' ? FASTIFY_PARSER_ERRORS[err.code] : undefined;
-    if (fastifyType && typeof err.statusCode === 'number') {
-      return error(err.statusCode, String(err.message), 'invalid_request_error', null, fastifyType);
-    }
-    // Fastify's other client errors (unsupported media type, …): 4xx codes it raised before any handler ran.
-    if (
-      typeof err.code === 'string' &&
-      err.code.startsWith('FST_ERR_') &&
-      typeof err.statusCode === 'number' &&
-      err.statusCode >= 400 &&
-      err.statusCode < 500
-    ) {
-      return error(err.statusCode, String(err.message), defaultErrorType(err.statusCode));
-    }
     // Other http-errors raised by Express middleware that are safe to show (4xx with `expose`).
     if (typeof err.status === 'number' && err.status >= 400 && err.status < 500 && err.expose === true) {
       return error(err.status, String(err.message), defaultErrorType(err.status));

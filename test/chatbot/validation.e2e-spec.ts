@@ -387,6 +387,27 @@ describe.each(HTTP_PLATFORMS)(
       });
     });
 
+    it('refuses a body that is not valid UTF-8 with a 400 in the OpenAI shape, without calling upstream', async () => {
+      const before = fake.callCount;
+      const body = Buffer.concat([
+        Buffer.from('{"model":"fake-model","messages":[{"role":"user","content":"caf'),
+        Buffer.from([0xe9]), // Latin-1 é: not UTF-8
+        Buffer.from('"}]}'),
+      ]);
+      const res = await fetch(`${bot.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body,
+      });
+      expect(res.status).toBe(400);
+      const json = (await res.json()) as { error: { message: string; type: string } };
+      expect(json.error).toMatchObject({
+        message: expect.stringMatching(/UTF-8/),
+        type: 'invalid_request_error',
+      });
+      expect(fake.callCount).toBe(before);
+    });
+
     it("answers X-Request-Id on every response: the caller's sane id, else a generated one", async () => {
       const responses = [
         await call(`${bot.url}/v1/chat/completions`, {

@@ -4,6 +4,7 @@ export * from './cache-entry.codec.js';
 export * from './cache-status.js';
 export * from './circuit-breaker.js';
 export * from './http-status.error.js';
+export * from './http-status-error.filter.js';
 export * from './keyv-redis-cache.store.js';
 export * from './memory.backend.js';
 export * from './redis-cache.constants.js';

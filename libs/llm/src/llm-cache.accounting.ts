@@ -1,4 +1,4 @@
-import type { RedisCacheService } from '@llm-cache/redis-cache';
+import type { RedisCacheService, RequireRedisOption } from '@llm-cache/redis-cache';
 import { LlmCacheMissError } from './llm-cache.errors.js';
 import type {
   LlmCacheResult,
@@ -78,8 +78,8 @@ export class LlmCacheAccounting {
   }
 
   /** Counters shared by every instance on the same Redis (empty while Redis is unavailable). */
-  async stats(): Promise<LlmCacheStats> {
-    const c = await this.cache.readCounters(LLM_STATS_HASH);
+  async stats(options: RequireRedisOption = {}): Promise<LlmCacheStats> {
+    const c = await this.cache.readCounters(LLM_STATS_HASH, options);
     const hits = c.hits ?? 0;
     const coalesced = c.coalesced ?? 0;
     const misses = c.misses ?? 0;

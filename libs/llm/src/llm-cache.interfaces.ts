@@ -9,7 +9,11 @@ import type { ModelPrice } from './pricing.js';
 export interface CoalescingOptions {
   /** One provider call per key at a time, in-process and across processes (default true). */
   enabled?: boolean;
-  /** Expiry of the cross-process leader lock; must outlive a slow generation. */
+  /**
+   * Expiry of the cross-process leader lock. A working leader extends it every third of this, so it is not a
+   * bound on a generation's length: it is how long a leader may stay silent (before its first chunk, between two
+   * chunks) and how long a crashed leader's lock blocks others.
+   */
   lockTtlMs?: number;
   /** How long a follower waits for the leader's entry before calling the provider itself. */
   waitTimeoutMs?: number;

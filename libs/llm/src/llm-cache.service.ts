@@ -1,5 +1,9 @@
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
-import { RedisCacheService } from '@llm-cache/redis-cache';
+import {
+  RedisCacheService,
+  type DeleteByPatternResult,
+  type RequireRedisOption,
+} from '@llm-cache/redis-cache';
 import { untilAborted } from './abortable.js';
 import { CacheKeyPolicy, type CacheKeyExplanation } from './cache-key.policy.js';
 import { isCacheableUnder } from './determinism.policy.js';
@@ -174,16 +178,35 @@ export class LlmCacheService {
     return accounting.finishStream(plan, { ...outcome.result, cached: false, status, key: plan.key });
   }
 
-  /** Deletes entries under `<prefix>:llm:<pattern>` (never locks or stats); resolves to the count deleted. */
+  /**
+   * Deletes entries under `<prefix>:llm:<pattern>` (never locks or stats); resolves to the count deleted, failing
+   * open (0 when Redis is unavailable). An admin endpoint wants `deleteLlmEntries()`, which tells the two apart.
+   */
   async clearLlmCache(pattern = '*'): Promise<number> {
     if (typeof pattern !== 'string' || pattern.length === 0)
       throw new RangeError('pattern must be a non-empty string');
     return this.cache.clear(`${LLM_KEY_NAMESPACE}:${pattern}`);
   }
 
-  /** Counters shared by every instance on the same Redis (empty while Redis is unavailable). */
-  getCacheStats(): Promise<LlmCacheStats> {
-    return this.accounting.stats();
+  /**
+   * Deletes entries under `<prefix>:llm:<pattern>`: `{ deleted, complete }` (`complete: false` when `deadlineMs`
+   * cut the scan), or `RedisUnavailableError` (with `reason` and `deletedBeforeFailure`) when Redis cannot be asked.
+   */
+  async deleteLlmEntries(
+    pattern: string,
+    options: { deadlineMs?: number } = {},
+  ): Promise<DeleteByPatternResult> {
+    if (typeof pattern !== 'string' || pattern.length === 0)
+      throw new RangeError('pattern must be a non-empty string');
+    return this.cache.deleteByPattern(`${LLM_KEY_NAMESPACE}:${pattern}`, options);
+  }
+
+  /**
+   * Counters shared by every instance on the same Redis: empty while Redis is unavailable, or
+   * `RedisUnavailableError` with `{ requireRedis: true }`.
+   */
+  getCacheStats(options: RequireRedisOption = {}): Promise<LlmCacheStats> {
+    return this.accounting.stats(options);
   }
 
   resetCacheStats(): Promise<void> {

@@ -9,6 +9,7 @@ export * from './keyv-redis-cache.store.js';
 export * from './memory.backend.js';
 export * from './redis-cache.constants.js';
 export * from './redis-cache.decorators.js';
+export * from './redis-cache.errors.js';
 export * from './redis-cache.interfaces.js';
 export * from './redis-cache.metrics.js';
 export * from './redis-cache.module-definition.js';

@@ -14,6 +14,14 @@ export class ApiError extends HttpStatusError {
   ) {
     super(message, { status, type, param, code });
   }
+
+  /** Headers the response carries with this error (`Retry-After`, `x-ratelimit-*`). */
+  responseHeaders: Record<string, string> = {};
+
+  withHeaders(headers: Record<string, string>): this {
+    this.responseHeaders = { ...this.responseHeaders, ...headers };
+    return this;
+  }
 }
 
 /** A 400 naming the offending field (`param`), like OpenAI's own validation errors. */

@@ -38,6 +38,7 @@ export class OpenAiExceptionFilter implements ExceptionFilter {
       if (!res.writableEnded) res.end();
       return;
     }
+    for (const [name, value] of Object.entries(responseHeadersOf(exception))) res.setHeader(name, value);
     res.status(status).json(body);
   }
 
@@ -94,6 +95,12 @@ function error(
   code: string | null = null,
 ): { status: number; body: OpenAiErrorBody } {
   return { status, body: { error: { message, type, param, code } } };
+}
+
+/** Rate limits attach `Retry-After` / `x-ratelimit-*` to their error (ApiError or a provider-side budget error). */
+function responseHeadersOf(exception: unknown): Record<string, string> {
+  const headers = (exception as { responseHeaders?: unknown } | null)?.responseHeaders;
+  return typeof headers === 'object' && headers !== null ? (headers as Record<string, string>) : {};
 }
 
 function messageOf(response: unknown): string | undefined {

@@ -10,6 +10,7 @@ import { AdminGuard } from './auth/admin.guard.js';
 import { ApiKeyGuard } from './auth/api-key.guard.js';
 import { AuthModeNotice } from './auth/auth-mode.notice.js';
 import { ChatController } from './chat/chat.controller.js';
+import { ChatStatsController } from './chat/chat-stats.controller.js';
 import { ChatService } from './chat/chat.service.js';
 import { ConversationStore } from './chat/conversation.store.js';
 import { GracefulShutdown } from './common/graceful-shutdown.js';
@@ -29,6 +30,8 @@ import { HttpMetricsMiddleware } from './metrics/http-metrics.middleware.js';
 import { MetricsController } from './metrics/metrics.controller.js';
 import { PROMETHEUS_EXPORTER } from './metrics/metrics.constants.js';
 import { OpenAiController } from './openai/openai.controller.js';
+import { WebAssets } from './web/web-assets.js';
+import { WebController } from './web/web.controller.js';
 
 export interface ChatbotAppOptions {
   /** The environment to configure from (default `process.env`), parsed once through ConfigModule. */
@@ -74,7 +77,15 @@ export class AppModule {
         TerminusModule,
         ...imports,
       ],
-      controllers: [ChatController, OpenAiController, AdminController, HealthController, MetricsController],
+      controllers: [
+        ChatController,
+        ChatStatsController,
+        OpenAiController,
+        AdminController,
+        HealthController,
+        MetricsController,
+        WebController,
+      ],
       providers: [
         chatbotConfigProvider,
         { provide: PROMETHEUS_EXPORTER, useValue: metricsExporter },
@@ -86,6 +97,7 @@ export class AppModule {
         ConversationStore,
         GracefulShutdown,
         HttpMetricsMiddleware,
+        WebAssets,
       ],
     };
   }

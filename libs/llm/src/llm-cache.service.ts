@@ -202,15 +202,16 @@ export class LlmCacheService {
   }
 
   /**
-   * Counters shared by every instance on the same Redis: empty while Redis is unavailable, or
-   * `RedisUnavailableError` with `{ requireRedis: true }`.
+   * Counters shared by every instance on the same Redis: every tenant's together, or only `tenant`'s own (what a
+   * tenant may be shown). Empty while Redis is unavailable, or `RedisUnavailableError` with `{ requireRedis: true }`.
    */
-  getCacheStats(options: RequireRedisOption = {}): Promise<LlmCacheStats> {
-    return this.accounting.stats(options);
+  getCacheStats(tenant?: string, options: RequireRedisOption = {}): Promise<LlmCacheStats> {
+    return this.accounting.stats(tenant === undefined ? undefined : checkTenant(tenant), options);
   }
 
-  resetCacheStats(): Promise<void> {
-    return this.accounting.resetStats();
+  /** Zeroes the all-tenants counters, or only `tenant`'s own. */
+  resetCacheStats(tenant?: string): Promise<void> {
+    return this.accounting.resetStats(tenant === undefined ? undefined : checkTenant(tenant));
   }
 
   /** Which fields went into the key of a request (names and hashes, no content). */

@@ -90,6 +90,7 @@ export class LlmStreamLeader {
       let stored = false;
       try {
         const clean = await this.pump(
+          plan,
           upstream,
           broadcast,
           stop.signal,
@@ -155,6 +156,7 @@ export class LlmStreamLeader {
    * as `signal` aborts, even if the provider does not notice; `abortError` names a reason other than the caller.
    */
   protected async pump(
+    plan: LlmCallPlan,
     upstream: UpstreamStream,
     broadcast: ChunkBroadcast,
     signal: AbortSignal,
@@ -179,7 +181,7 @@ export class LlmStreamLeader {
       broadcast.end();
       return true;
     } catch (err) {
-      broadcast.end(this.accounting.failed(abortError() ?? err));
+      broadcast.end(this.accounting.failed(abortError() ?? err, plan));
       // Not awaited: a provider that ignores the abort must not keep the leader (and its followers) waiting.
       void upstream.iterator.return?.().catch(() => undefined);
       return false;

@@ -52,20 +52,20 @@ describe('chatbot on Redis Cluster: failover under load', () => {
   }, 30_000);
 
   it('SIGKILL of a master: its replica is promoted and the app keeps serving', async () => {
-    const topology = cluster.topology();
+    const topology = await cluster.topology();
     const master = topology.find((n) => n.role === 'master' && n.slots.length > 0)!;
     const replica = topology.find((n) => n.masterId === master.id)!;
     const r = await runScenario(
       load,
       'cluster: master SIGKILL',
       () => cluster.node(master.port).kill(),
-      () => {
-        const now = cluster.topology(replica.port);
+      async () => {
+        const now = await cluster.topology(replica.port);
         const promoted = now.find((n) => n.id === replica.id);
         return (
           promoted?.role === 'master' &&
           promoted.slots.length > 0 &&
-          redisCli(replica.port, 'cluster', 'info').includes('cluster_state:ok')
+          (await redisCli(replica.port, 'cluster', 'info')).includes('cluster_state:ok')
         );
       },
     );
@@ -76,20 +76,20 @@ describe('chatbot on Redis Cluster: failover under load', () => {
   }, 90_000);
 
   it('manual CLUSTER FAILOVER on a replica', async () => {
-    const topology = cluster.topology();
+    const topology = await cluster.topology();
     const replica = topology.find((n) => n.role === 'replica' && !n.failed)!;
     const r = await runScenario(
       load,
       'cluster: manual CLUSTER FAILOVER',
-      () => void redisCli(replica.port, 'cluster', 'failover'),
-      () => cluster.topology(replica.port).find((n) => n.id === replica.id)?.role === 'master',
+      async () => void (await redisCli(replica.port, 'cluster', 'failover')),
+      async () => (await cluster.topology(replica.port)).find((n) => n.id === replica.id)?.role === 'master',
     );
     await cluster.waitUntilOk(20_000, 3);
     expectFailoverCriteria(r);
   }, 90_000);
 
   it('slot migration (redis-cli --cluster reshard of 2000 slots) during load', async () => {
-    const masters = cluster.topology().filter((n) => n.role === 'master' && n.slots.length > 0);
+    const masters = (await cluster.topology()).filter((n) => n.role === 'master' && n.slots.length > 0);
     const [from, to] = masters;
     let done = false;
     let failure: Error | undefined;

@@ -2,11 +2,14 @@
  * Starts real `redis-server` processes on free 127.0.0.1 ports for tests, and always stops them by pid:
  * in `stop()`, and from a process `exit` hook for the case where a test (or the worker) dies first.
  */
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { spawn, execFile, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+const execFileAsync = promisify(execFile);
 
 const live = new Set<number>();
 let exitHookInstalled = false;
@@ -263,12 +266,12 @@ export class RedisCluster {
   }
 
   /** `CLUSTER NODES` as seen by one live node (any node if `viaPort` is not given). */
-  topology(viaPort?: number): ClusterNodeInfo[] {
+  async topology(viaPort?: number): Promise<ClusterNodeInfo[]> {
     const ports = viaPort ? [viaPort] : this.nodes.map((n) => n.port);
     for (const port of ports) {
       let text: string;
       try {
-        text = redisCli(port, 'cluster', 'nodes');
+        text = await redisCli(port, 'cluster', 'nodes');
       } catch {
         continue;
       }
@@ -301,13 +304,17 @@ export class RedisCluster {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
       const live = this.nodes.filter((n) => n.running);
-      const states = live.map((n) => {
-        try {
-          return redisCli(n.port, 'cluster', 'info') + redisCli(n.port, 'info', 'replication');
-        } catch {
-          return '';
-        }
-      });
+      const states = await Promise.all(
+        live.map(async (n) => {
+          try {
+            return (
+              (await redisCli(n.port, 'cluster', 'info')) + (await redisCli(n.port, 'info', 'replication'))
+            );
+          } catch {
+            return '';
+          }
+        }),
+      );
       const synced = states.filter((s) => s.includes('master_link_status:up')).length;
       if (states.every((s) => s.includes('cluster_state:ok')) && synced >= syncedReplicas) return;
       await new Promise((r) => setTimeout(r, 100));
@@ -320,12 +327,17 @@ export class RedisCluster {
   }
 }
 
-/** Runs one `redis-cli` command against a loopback port and returns its raw output (bounded in time). */
-export function redisCli(port: number, ...args: string[]): string {
-  return execFileSync('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...args], {
+/**
+ * Runs one `redis-cli` command against a loopback port and resolves to its raw output (bounded in time). Async on
+ * purpose: failover specs poll the topology while the app under load runs in the same process, and a synchronous
+ * spawn would stall its event loop (and the measurements) for the duration of every poll.
+ */
+export async function redisCli(port: number, ...args: string[]): Promise<string> {
+  const { stdout } = await execFileAsync('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...args], {
     encoding: 'utf8',
     timeout: 5000,
   });
+  return stdout;
 }
 
 export interface SentinelOptions {
@@ -374,7 +386,7 @@ export class RedisSentinel {
     try {
       await waitForPing(port, 10_000);
       const deadline = Date.now() + 10_000;
-      while (sentinel.masterPort(masterName) !== masterPort) {
+      while ((await sentinel.masterPort(masterName)) !== masterPort) {
         if (Date.now() > deadline) throw new Error(`sentinel on ${port} does not know master ${masterName}`);
         await new Promise((r) => setTimeout(r, 100));
       }
@@ -386,9 +398,11 @@ export class RedisSentinel {
   }
 
   /** The master's port as this sentinel reports it (`SENTINEL get-master-addr-by-name`), or undefined. */
-  masterPort(masterName: string): number | undefined {
+  async masterPort(masterName: string): Promise<number | undefined> {
     try {
-      const out = redisCli(this.port, 'sentinel', 'get-master-addr-by-name', masterName).trim().split('\n');
+      const out = (await redisCli(this.port, 'sentinel', 'get-master-addr-by-name', masterName))
+        .trim()
+        .split('\n');
       return out.length >= 2 ? Number(out[1]) : undefined;
     } catch {
       return undefined;
@@ -425,11 +439,11 @@ export class RedisSentinelGroup {
       for (let i = 0; i < replicas; i++)
         servers.push(await RedisServer.start({ args: ['--replicaof', '127.0.0.1', String(master.port)] }));
       const deadline = Date.now() + 15_000;
-      while (
-        !servers
-          .slice(1)
-          .every((r) => redisCli(r.port, 'info', 'replication').includes('master_link_status:up'))
-      ) {
+      const synced = async () =>
+        (await Promise.all(servers.slice(1).map((r) => redisCli(r.port, 'info', 'replication')))).every(
+          (info) => info.includes('master_link_status:up'),
+        );
+      while (!(await synced())) {
         if (Date.now() > deadline) throw new Error('replicas did not sync with the master');
         await new Promise((r) => setTimeout(r, 100));
       }
@@ -448,10 +462,10 @@ export class RedisSentinelGroup {
   }
 
   /** The master's port by a majority of live sentinels, or undefined while they disagree. */
-  masterPort(): number | undefined {
+  async masterPort(): Promise<number | undefined> {
     const votes = new Map<number, number>();
     for (const s of this.sentinels) {
-      const port = s.masterPort(this.masterName);
+      const port = await s.masterPort(this.masterName);
       if (port !== undefined) votes.set(port, (votes.get(port) ?? 0) + 1);
     }
     for (const [port, n] of votes) if (n > this.sentinels.length / 2) return port;

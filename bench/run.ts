@@ -17,6 +17,7 @@ import { closeAgent, getJson, runClosedLoop, timedRequest, type HttpTarget } fro
 import { spawnNode, stopChild, waitForHttp } from './lib/processes.js';
 import { median, ratio, round, summarize, type LatencySummary } from './lib/stats.js';
 import { latencyCdfSvg } from './lib/svg.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const quick = process.argv.includes('--quick');
@@ -313,7 +314,7 @@ async function benchRedisCost(app: App, redis: RedisServer) {
     };
     const first = await timedRequest(target);
     await timedRequest(target);
-    await new Promise((r) => setTimeout(r, 1500)); // let batched stats flush before the baseline
+    await sleep(1500); // let batched stats flush before the baseline
     const before = commandCalls(await client.info('commandstats'));
     for (let i = 0; i < S.rtHits; i++) await timedRequest(target);
     const after = commandCalls(await client.info('commandstats'));
@@ -414,7 +415,7 @@ async function benchOutage(app: App, redis: RedisServer) {
   const down = await measure('down');
   const peerDown = await measure('peer-down', '/bench/peer/v1/chat/completions');
   await redis.restart();
-  await new Promise((r) => setTimeout(r, 3000)); // reconnect + breaker probe
+  await sleep(3000); // reconnect + breaker probe
   const recovered = await measure('recovered');
   redis.pause();
   let hung: Awaited<ReturnType<typeof measure>>;

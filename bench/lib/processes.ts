@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { timedRequest } from './http.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const children = new Set<ChildProcess>();
 process.on('exit', () => {
@@ -37,7 +38,7 @@ export async function waitForHttp(port: number, path: string, timeoutMs = 30_000
     } catch {
       /* not up yet */
     }
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
   }
   throw new Error(`nothing answered on 127.0.0.1:${port}${path} within ${timeoutMs} ms`);
 }

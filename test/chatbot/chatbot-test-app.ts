@@ -8,6 +8,7 @@ import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { createChatbotApp } from '../../apps/chatbot/src/app.factory.js';
 import { loadChatbotConfig, type ChatbotConfig } from '../../apps/chatbot/src/config/chatbot.config.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 let exporter: PrometheusExporter | undefined;
 
@@ -109,7 +110,7 @@ export async function call(
   return { status: res.status, headers: res.headers, body: parsed };
 }
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+export { sleep };
 
 /** Polls `check` every 50 ms until it returns true or `timeoutMs` passes; returns the last result. */
 export async function waitFor(check: () => Promise<boolean> | boolean, timeoutMs = 5000): Promise<boolean> {

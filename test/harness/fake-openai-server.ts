@@ -17,6 +17,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface FakeOpenAiOptions {
   /** Latency before the first byte of every answer. */
@@ -126,7 +127,8 @@ export class FakeOpenAiServer {
     const text =
       typeof lastUser?.content === 'string' ? lastUser.content : JSON.stringify(lastUser?.content ?? '');
     const slow = /__slow_(\d+)__/.exec(text);
-    await sleep(this.latencyMs + (slow ? Number(slow[1]) : 0));
+    const delayMs = this.latencyMs + (slow ? Number(slow[1]) : 0);
+    if (delayMs > 0) await sleep(delayMs); // zero latency costs no macrotask
     if (res.destroyed || req.socket.destroyed) return;
 
     const status = /__status_(\d{3})__/.exec(text);
@@ -269,10 +271,6 @@ function readBody(req: IncomingMessage): Promise<string> {
     req.on('end', () => resolve(Buffer.concat(parts).toString('utf8')));
     req.on('error', reject);
   });
-}
-
-function sleep(ms: number): Promise<void> {
-  return ms > 0 ? new Promise((r) => setTimeout(r, ms)) : Promise.resolve();
 }
 
 // Standalone: `node test/harness/fake-openai-server.ts --port 0 --latency-ms 50 [--chunk-delay-ms 5]`.

@@ -12,6 +12,31 @@ import Docker from 'dockerode';
 
 export const REDIS_TEST_IMAGE = 'llm-cache/redis-test:7';
 
+/**
+ * How an image starts Redis, the three layouts found in the wild: no ENTRYPOINT and `CMD ["redis-server"]` (the
+ * default test image), `ENTRYPOINT ["redis-server"]`, and a wrapper script like the official image's
+ * `docker-entrypoint.sh` (this one also appends `--hz 17`, so a test can see that the wrapper really ran).
+ */
+export type RedisImageLayout = 'cmd' | 'entrypoint' | 'wrapper';
+
+const IMAGE_TAGS: Record<RedisImageLayout, string> = {
+  cmd: REDIS_TEST_IMAGE,
+  entrypoint: 'llm-cache/redis-test:7-entrypoint',
+  wrapper: 'llm-cache/redis-test:7-wrapper',
+};
+
+const WRAPPER_SCRIPT = `#!/bin/sh
+set -e
+# As the official image's docker-entrypoint.sh: a flag or a .conf file as first argument gets redis-server first.
+if [ "\${1#-}" != "$1" ] || [ "\${1%.conf}" != "$1" ]; then
+  set -- redis-server "$@"
+fi
+if [ "$1" = redis-server ]; then
+  set -- "$@" --hz 17
+fi
+exec "$@"
+`;
+
 const BINARIES: Array<{ from: string; to: string }> = [
   // Debian's redis-server is a symlink to redis-check-rdb; the binary picks its role from argv[0], so the copy
   // must be *named* redis-server.
@@ -19,19 +44,29 @@ const BINARIES: Array<{ from: string; to: string }> = [
   { from: '/usr/bin/redis-cli', to: 'usr/bin/redis-cli' },
 ];
 
-const DOCKERFILE = `FROM scratch
+const START: Record<RedisImageLayout, string> = {
+  cmd: 'CMD ["redis-server"]',
+  entrypoint: 'ENTRYPOINT ["redis-server"]',
+  wrapper: 'ENTRYPOINT ["docker-entrypoint.sh"]\nCMD ["redis-server"]',
+};
+
+const dockerfile = (layout: RedisImageLayout) => `FROM scratch
 COPY rootfs/ /
 ENV PATH=/usr/local/bin:/usr/bin:/bin
 LABEL llm-cache.test-image="redis"
-CMD ["redis-server"]
+${START[layout]}
 `;
 
 /** Returns the image reference, building it first when the engine does not have it yet. */
-export async function ensureRedisTestImage(docker: Docker = new Docker()): Promise<string> {
-  if (await hasImage(docker, REDIS_TEST_IMAGE)) return REDIS_TEST_IMAGE;
-  const context = buildContextTar();
+export async function ensureRedisTestImage(
+  docker: Docker = new Docker(),
+  layout: RedisImageLayout = 'cmd',
+): Promise<string> {
+  const tag = IMAGE_TAGS[layout];
+  if (await hasImage(docker, tag)) return tag;
+  const context = buildContextTar(layout);
   const stream = await docker.buildImage(Readable.from([context]), {
-    t: REDIS_TEST_IMAGE,
+    t: tag,
     rm: true,
     forcerm: true,
   });
@@ -42,16 +77,13 @@ export async function ensureRedisTestImage(docker: Docker = new Docker()): Promi
         const failed = events?.find((e) => e.error || e.errorDetail);
         if (err) reject(err);
         else if (failed)
-          reject(
-            new Error(`building ${REDIS_TEST_IMAGE} failed: ${failed.error ?? failed.errorDetail?.message}`),
-          );
+          reject(new Error(`building ${tag} failed: ${failed.error ?? failed.errorDetail?.message}`));
         else resolve();
       },
     );
   });
-  if (!(await hasImage(docker, REDIS_TEST_IMAGE)))
-    throw new Error(`building ${REDIS_TEST_IMAGE} produced no image`);
-  return REDIS_TEST_IMAGE;
+  if (!(await hasImage(docker, tag))) throw new Error(`building ${tag} produced no image`);
+  return tag;
 }
 
 async function hasImage(docker: Docker, ref: string): Promise<boolean> {
@@ -75,11 +107,15 @@ function sharedLibraries(binary: string): string[] {
   return [...paths];
 }
 
-function buildContextTar(): Buffer {
+function buildContextTar(layout: RedisImageLayout): Buffer {
   const tar = new TarWriter();
-  tar.file('Dockerfile', Buffer.from(DOCKERFILE), 0o644);
+  tar.file('Dockerfile', Buffer.from(dockerfile(layout)), 0o644);
   const libs = new Set<string>();
-  for (const { from, to } of BINARIES) {
+  // The wrapper needs a shell: Debian's /bin/sh is dash.
+  const binaries = layout === 'wrapper' ? [...BINARIES, { from: '/bin/sh', to: 'bin/sh' }] : BINARIES;
+  if (layout === 'wrapper')
+    tar.file('rootfs/usr/local/bin/docker-entrypoint.sh', Buffer.from(WRAPPER_SCRIPT), 0o755);
+  for (const { from, to } of binaries) {
     tar.file(`rootfs/${to}`, readFileSync(realpathSync(from)), 0o755);
     for (const lib of sharedLibraries(from)) libs.add(lib);
   }

@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 
 const execFileAsync = promisify(execFile);
@@ -79,7 +80,7 @@ async function waitForPing(port: number, timeoutMs: number): Promise<void> {
       s.connect(port, '127.0.0.1', () => s.write('PING\r\n'));
     });
     if (ok) return;
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
   }
   throw new Error(`redis-server on 127.0.0.1:${port} did not answer PING within ${timeoutMs} ms`);
 }
@@ -317,7 +318,7 @@ export class RedisCluster {
       );
       const synced = states.filter((s) => s.includes('master_link_status:up')).length;
       if (states.every((s) => s.includes('cluster_state:ok')) && synced >= syncedReplicas) return;
-      await new Promise((r) => setTimeout(r, 100));
+      await sleep(100);
     }
     throw new Error('cluster did not reach cluster_state:ok');
   }
@@ -388,7 +389,7 @@ export class RedisSentinel {
       const deadline = Date.now() + 10_000;
       while ((await sentinel.masterPort(masterName)) !== masterPort) {
         if (Date.now() > deadline) throw new Error(`sentinel on ${port} does not know master ${masterName}`);
-        await new Promise((r) => setTimeout(r, 100));
+        await sleep(100);
       }
     } catch (err) {
       await sentinel.stop();
@@ -445,7 +446,7 @@ export class RedisSentinelGroup {
         );
       while (!(await synced())) {
         if (Date.now() > deadline) throw new Error('replicas did not sync with the master');
-        await new Promise((r) => setTimeout(r, 100));
+        await sleep(100);
       }
       const quorum = options.quorum ?? Math.floor(count / 2) + 1;
       for (let i = 0; i < count; i++)

@@ -11,6 +11,7 @@ import Docker from 'dockerode';
 import { Redis } from 'ioredis';
 import { freePort } from '../harness/redis-server.js';
 import { ensureRedisTestImage } from '../harness/redis-image.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export { freePort };
 
@@ -93,6 +94,6 @@ export async function waitFor<T>(
     const value = await probe().catch(() => undefined);
     if (value !== undefined) return value;
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await sleep(100);
   }
 }

@@ -30,7 +30,7 @@ class FailingFirstProvider implements LlmProvider {
     this.calls++;
     if (this.failures > 0) {
       this.failures--;
-      await new Promise((r) => setTimeout(r, this.delayMs));
+      await sleep(this.delayMs);
       throw new LlmProviderError('leader broke', { status: 502 });
     }
     return this.real.complete(req);
@@ -150,7 +150,7 @@ describe('coalescing of identical misses', () => {
   it('lets a follower in another process take over after the leader fails', async () => {
     const flaky = new FailingFirstProvider(a.provider, 1, 150);
     const leader = a.llm.generateTextWithCache(chat('remote failover'), flaky);
-    await new Promise((r) => setTimeout(r, 40));
+    await sleep(40);
     const follower = b.llm.generateTextWithCache(chat('remote failover'));
     await expect(leader).rejects.toBeInstanceOf(LlmProviderError);
     const result = await follower;
@@ -167,7 +167,7 @@ describe('coalescing of identical misses', () => {
     try {
       const slow = chat('slow leader __slow_700__');
       const leader = a.llm.generateTextWithCache(slow);
-      await new Promise((r) => setTimeout(r, 40));
+      await sleep(40);
       const start = Date.now();
       const follower = await impatient.llm.generateTextWithCache(slow);
       // Waited ~100 ms, then its own call (150 + 700 ms upstream): well under the leader's total.

@@ -8,6 +8,7 @@ import {
 import { FakeOpenAiServer } from '../harness/fake-openai-server.js';
 import { RedisServer } from '../harness/redis-server.js';
 import { chat, createLlmFixture, type LlmFixture } from './llm-fixture.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 describe('generateTextWithCache against real Redis and a real OpenAI-compatible upstream', () => {
   let redis: RedisServer;
@@ -172,7 +173,7 @@ describe('generateTextWithCache against real Redis and a real OpenAI-compatible 
     expect(refresh).toMatchObject({ status: 'refresh', cached: false, stored: true });
     expect(upstream.callCount).toBe(3);
 
-    await new Promise((r) => setTimeout(r, 30));
+    await sleep(30);
     expect((await fx.llm.generateTextWithCache(req, undefined, { control: { maxAgeMs: 10 } })).status).toBe(
       'miss',
     );
@@ -198,7 +199,7 @@ describe('generateTextWithCache against real Redis and a real OpenAI-compatible 
   it('writes every entry with the TTL asked for', async () => {
     const r = await fx.llm.generateTextWithCache(chat('ttl'), undefined, { cacheTtlMs: 150 });
     expect(await fx.cache.exists(r.key!)).toBe(true);
-    await new Promise((res) => setTimeout(res, 300));
+    await sleep(300);
     expect(await fx.cache.exists(r.key!)).toBe(false);
   });
 
@@ -322,7 +323,7 @@ describe('with Redis down', () => {
 
   it('keeps answering when Redis hangs (SIGSTOP) instead of dying', async () => {
     await redis.restart();
-    await new Promise((r) => setTimeout(r, 300));
+    await sleep(300);
     redis.pause();
     try {
       const start = Date.now();

@@ -26,6 +26,7 @@ import {
 } from '@llm-cache/llm';
 import { FakeOpenAiServer } from '../harness/fake-openai-server.js';
 import { RedisServer } from '../harness/redis-server.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /** The fixture app's "auth": the tenant comes from a server-side lookup of the API key, never from the body. */
 @Injectable()
@@ -261,7 +262,7 @@ describe('@CacheLlmResponse over real HTTP', () => {
       const reader = res.body!.getReader();
       await reader.read();
       controller.abort();
-      await new Promise((r) => setTimeout(r, 800));
+      await sleep(800);
       expect(await llm.clearLlmCache()).toBe(0);
     } finally {
       upstream.chunkDelayMs = 2;

@@ -2,6 +2,7 @@ import { Test, type TestingModule } from '@nestjs/testing';
 import { RedisCacheModule, RedisCacheService, type RedisCacheModuleOptions } from '@llm-cache/redis-cache';
 import { LlmCacheModule, LlmCacheService, OpenAiProvider, type LlmCacheModuleOptions } from '@llm-cache/llm';
 import type { FakeOpenAiServer } from '../harness/fake-openai-server.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface LlmFixture {
   module: TestingModule;
@@ -58,4 +59,4 @@ export function within<T>(promise: Promise<T>, ms: number): Promise<T> {
   return Promise.race([promise, late]).finally(() => clearTimeout(timer));
 }
 
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+export { sleep };

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { metrics } from '@opentelemetry/api';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { PrometheusExporter, PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
+import { DURATION_BUCKETS_S } from '@llm-cache/redis-cache';
 import { FakeOpenAiServer } from '../harness/fake-openai-server.js';
 import { RedisServer } from '../harness/redis-server.js';
 import { chat, createLlmFixture, type LlmFixture } from './llm-fixture.js';
@@ -57,5 +58,18 @@ describe('LLM cache metrics', () => {
     expect(text).toMatch(
       series('llm_request_duration_seconds_bucket', 'cached="true"[^}]*le="0.001"', '[01]'),
     );
+  });
+
+  it('uses the one shared set of duration buckets for the LLM and the Redis histograms', async () => {
+    await fx.llm.generateTextWithCache(chat('buckets'));
+    const text = await scrape();
+    const boundaries = (name: string) => [
+      ...new Set(
+        [...text.matchAll(new RegExp(`^${name}_bucket\\{[^}]*le="([^"]+)"`, 'gm'))].map((m) => m[1]),
+      ),
+    ];
+    const expected = [...DURATION_BUCKETS_S.map(String), '+Inf'];
+    expect(boundaries('llm_request_duration_seconds')).toEqual(expected);
+    expect(boundaries('redis_operation_duration_seconds')).toEqual(expected);
   });
 });

@@ -9,6 +9,7 @@ import {
 import { FakeOpenAiServer } from '../harness/fake-openai-server.js';
 import { RedisServer } from '../harness/redis-server.js';
 import { chat, collect, createLlmFixture, within, type LlmFixture } from './llm-fixture.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const text = (chunks: ChatCompletionChunk[]) =>
   chunks.map((c) => c.choices[0]?.delta?.content ?? '').join('');
@@ -28,7 +29,7 @@ class TreacherousProvider implements LlmProvider {
       ...base,
       choices: [{ index: 0, delta: { role: 'assistant', content: 'hi' }, finish_reason: null }],
     };
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
     const choice = { index: 0, delta: {} } as ChatCompletionChunk['choices'][number];
     Object.defineProperty(choice, 'finish_reason', {
       enumerable: false,

@@ -21,6 +21,7 @@ import request from 'supertest';
 import { CACHE_MANAGER_NAMESPACE, RedisCacheModule } from '@llm-cache/redis-cache';
 import { RedisServer } from '../harness/redis-server.js';
 import { rawClient, TEST_COMMAND_TIMEOUT_MS } from './support.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 @Injectable()
 class Calls {
@@ -125,7 +126,7 @@ describe('CacheInterceptor over CACHE_MANAGER backed by Redis', () => {
     expect(pttl).toBeLessThanOrEqual(200);
     await request(app!.getHttpServer()).get('/items/short/1').expect(200);
     expect(calls.count).toBe(1);
-    await new Promise((r) => setTimeout(r, 300));
+    await sleep(300);
     await request(app!.getHttpServer()).get('/items/short/1').expect(200);
     expect(calls.count).toBe(2);
   });

@@ -10,6 +10,7 @@ import request from 'supertest';
 import { RedisCacheModule, RedisCacheService, type RedisCacheModuleOptions } from '@llm-cache/redis-cache';
 import { freePort, RedisServer } from '../harness/redis-server.js';
 import { cacheModule, timed, waitFor } from './support.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const COMMAND_TIMEOUT_MS = 50;
 /** A generous bound for a call whose timeout is 50 ms, on a loaded 2-core machine. */
@@ -193,7 +194,7 @@ describe('fail-open: hung Redis (SIGSTOP)', () => {
     // Skipped, not waited for: far below the 50 ms a hung call costs.
     expect(median(whileOpen)).toBeLessThan(5);
     // A half-open probe against the still-hung server is bounded too, and re-opens the breaker.
-    await new Promise((r) => setTimeout(r, 350));
+    await sleep(350);
     const probe = await timed(() => cache.get('k'));
     expect(probe.ms).toBeLessThan(CALL_BOUND_MS);
     expect(cache.getCircuitState()).toBe('open');

@@ -2,6 +2,7 @@
 import { Test, type TestingModule } from '@nestjs/testing';
 import { Redis } from 'ioredis';
 import { RedisCacheModule, type RedisCacheModuleOptions } from '@llm-cache/redis-cache';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export const TEST_COMMAND_TIMEOUT_MS = 1000;
 
@@ -39,7 +40,7 @@ export async function waitFor(
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
 }
 
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+export { sleep };
 
 /** Runs `fn` and returns its result with the elapsed wall time in ms. */
 export async function timed<T>(fn: () => Promise<T>): Promise<{ value: T; ms: number }> {

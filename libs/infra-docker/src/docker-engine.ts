@@ -95,7 +95,11 @@ export class DockerEngine {
   }
 
   async hasImage(ref: string): Promise<boolean> {
-    return (await this.orUndefined(this.docker.getImage(ref).inspect())) !== undefined;
+    return (await this.inspectImage(ref)) !== undefined;
+  }
+
+  async inspectImage(ref: string): Promise<Docker.ImageInspectInfo | undefined> {
+    return this.orUndefined(this.docker.getImage(ref).inspect());
   }
 
   /** Pulls with progress lines (at most one per layer and second); any failure is an `ImageUnavailableError`. */

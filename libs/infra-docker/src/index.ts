@@ -19,7 +19,9 @@ export type * from './redis-container.interfaces.js';
 export {
   containerCreateOptions,
   redisHealthcheck,
+  redisServerCommand,
   resolveContainerOptions,
+  type RedisServerCommand,
   type ResolvedRedisContainerOptions,
 } from './redis-container.definition.js';
 export { RedisContainerService } from './redis-container.service.js';

@@ -63,14 +63,19 @@ export function containerLabels(state: RedisServiceState): Record<string, string
 export function containerCreateOptions(
   state: RedisServiceState,
   r: ResolvedRedisContainerOptions,
-  parts: { confDir: string; labels: Record<string, string>; healthcheck: Docker.HealthConfig },
+  parts: {
+    confDir: string;
+    labels: Record<string, string>;
+    healthcheck: Docker.HealthConfig;
+    command?: RedisServerCommand;
+  },
 ): Docker.ContainerCreateOptions {
   const hostNetwork = r.networkMode === 'host';
   const portKey = `${CONTAINER_REDIS_PORT}/tcp`;
   return {
     name: containerNameFor(state.service),
     Image: r.image,
-    Cmd: ['redis-server', CONTAINER_CONF_FILE],
+    ...(parts.command ?? redisServerCommand(undefined)),
     Labels: parts.labels,
     ExposedPorts: hostNetwork ? undefined : { [portKey]: {} },
     Healthcheck: parts.healthcheck,
@@ -96,6 +101,31 @@ export function containerCreateOptions(
       },
     },
   };
+}
+
+/** What replaces the image's `Entrypoint` (only when it must) and `Cmd` so the container runs our redis.conf. */
+export interface RedisServerCommand {
+  Entrypoint?: string[];
+  Cmd: string[];
+}
+
+/**
+ * Fits the command to the image's ENTRYPOINT, because Docker appends `Cmd` to it:
+ * - none (Debian-style or FROM-scratch images) → `redis-server <conf>` as the command;
+ * - `redis-server` itself (or `tini -- redis-server …`) → only `<conf>`: sending `redis-server <conf>` would run
+ *   `redis-server redis-server <conf>`. redis-server wants the config file as its first argument, so flags baked
+ *   in after it are dropped (the entrypoint is cut just after `redis-server`);
+ * - a wrapper script (the official image's `docker-entrypoint.sh`) → `redis-server <conf>`: the wrapper does its
+ *   set-up (user switch, permissions) and then execs its arguments.
+ */
+export function redisServerCommand(
+  entrypoint: readonly string[] | null | undefined,
+  confFile: string = CONTAINER_CONF_FILE,
+): RedisServerCommand {
+  const at = (entrypoint ?? []).findIndex((part) => part.split('/').pop() === 'redis-server');
+  if (at < 0) return { Cmd: ['redis-server', confFile] };
+  const ownEntrypoint = entrypoint!.slice(0, at + 1);
+  return at === entrypoint!.length - 1 ? { Cmd: [confFile] } : { Entrypoint: ownEntrypoint, Cmd: [confFile] };
 }
 
 /**

@@ -30,7 +30,9 @@ import {
   containerCreateOptions,
   containerLabels,
   redisHealthcheck,
+  redisServerCommand,
   resolveContainerOptions,
+  type RedisServerCommand,
   type ResolvedRedisContainerOptions,
 } from './redis-container.definition.js';
 import type {
@@ -43,6 +45,7 @@ import type {
   RedisStopResult,
 } from './redis-container.interfaces.js';
 import type { RedisServiceState } from './redis-service.store.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /**
  * The Redis container of a service, on the Docker Engine API: `redis-<service>` with a data volume, the
@@ -80,6 +83,7 @@ export class RedisContainerService {
     for (const warning of validation.warnings) this.logger.warn(`${name}: ${warning}`);
 
     await this.ensureImage(resolved.image, resolved);
+    const command = await this.command(resolved.image);
     await this.assertPortFree(resolved.bindAddress, resolved.hostPort);
     const hadState = (await this.config.store.load(service)) !== undefined;
     let container: Docker.Container;
@@ -89,7 +93,7 @@ export class RedisContainerService {
       createdVolume = await this.engine.ensureVolume(volumeNameFor(service), this.labels(state));
       this.progress(resolved, 'create', `creating ${name} from ${resolved.image}`);
       container = await this.engine.call(
-        this.engine.docker.createContainer(this.createOptions(state, resolved)),
+        this.engine.docker.createContainer(this.createOptions(state, resolved, command)),
       );
     } catch (err) {
       // No container: leave no config (nor the empty volume just made) behind for a service that never existed.
@@ -244,12 +248,22 @@ export class RedisContainerService {
   protected createOptions(
     state: RedisServiceState,
     r: ResolvedRedisContainerOptions,
+    command?: RedisServerCommand,
   ): Docker.ContainerCreateOptions {
     return containerCreateOptions(state, r, {
       confDir: this.config.store.confDir(state.service),
       labels: this.labels(state),
       healthcheck: this.healthcheck(state, r),
+      command,
     });
+  }
+
+  /** The image's ENTRYPOINT decides how redis-server gets our config (see `redisServerCommand`). */
+  protected async command(image: string): Promise<RedisServerCommand> {
+    const info = await this.engine.inspectImage(image);
+    const entrypoint = info?.Config?.Entrypoint;
+    // The API gives the shell form as one string: that is a wrapper, never a bare redis-server.
+    return redisServerCommand(typeof entrypoint === 'string' ? [entrypoint] : entrypoint);
   }
 
   protected healthcheck(state: RedisServiceState, r: ResolvedRedisContainerOptions): Docker.HealthConfig {
@@ -472,8 +486,4 @@ export class RedisContainerService {
 
 function randomSecret(): string {
   return randomBytes(24).toString('base64url');
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

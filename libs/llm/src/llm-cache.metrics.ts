@@ -1,12 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import type { Counter, Histogram } from '@opentelemetry/api';
-import { loadMetricService } from '@llm-cache/redis-cache';
+import { DURATION_BUCKETS_S, loadMetricService } from '@llm-cache/redis-cache';
 
 export type LlmCacheResultLabel = 'hit' | 'miss' | 'bypass' | 'coalesced' | 'error';
 const RESULTS: LlmCacheResultLabel[] = ['hit', 'miss', 'bypass', 'coalesced', 'error'];
-
-/** From a cache hit (milliseconds) to a long generation (a minute). */
-const DURATION_BUCKETS_S = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
 /**
  * `llm_cache_requests_total{result}`, `llm_tokens_saved_total`, `llm_cost_saved_usd_total`,
@@ -32,7 +29,7 @@ export class LlmCacheMetrics {
     this.duration = metrics.getHistogram('llm_request_duration_seconds', {
       description: 'Duration of LLM requests through the cache',
       unit: 's',
-      advice: { explicitBucketBoundaries: DURATION_BUCKETS_S },
+      advice: { explicitBucketBoundaries: [...DURATION_BUCKETS_S] },
     });
     for (const result of RESULTS) this.requests.add(0, { result });
     this.tokensSaved.add(0);

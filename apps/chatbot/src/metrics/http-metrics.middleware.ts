@@ -1,10 +1,7 @@
 import { Injectable, type NestMiddleware } from '@nestjs/common';
 import type { Counter, Histogram } from '@opentelemetry/api';
-import { loadMetricService } from '@llm-cache/redis-cache';
+import { DURATION_BUCKETS_S, loadMetricService } from '@llm-cache/redis-cache';
 import type { HttpRequest, HttpResponse } from '../common/http.types.js';
-
-/** 5 ms to 2 min: a cache hit lives at the low end, an uncached LLM answer in the seconds. */
-const DURATION_BUCKETS_S = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
 
 /**
  * `http_requests_total{method,route,status}` and `http_request_duration_seconds{method,route,status}` for every
@@ -24,7 +21,7 @@ export class HttpMetricsMiddleware implements NestMiddleware {
     this.duration = metrics.getHistogram('http_request_duration_seconds', {
       description: 'HTTP request duration, until the last byte of the response',
       unit: 's',
-      advice: { explicitBucketBoundaries: DURATION_BUCKETS_S },
+      advice: { explicitBucketBoundaries: [...DURATION_BUCKETS_S] },
     });
   }
 

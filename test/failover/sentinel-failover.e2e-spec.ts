@@ -81,9 +81,19 @@ describe('chatbot on Redis Sentinel: failover under load', () => {
     const r = await runScenario(
       load,
       'sentinel: SENTINEL FAILOVER',
-      async () => void (await redisCli(group.sentinels[0].port, 'sentinel', 'failover', group.masterName)),
+      async () => {
+        // Refused with NOGOODSLAVE until the sentinel has refreshed the rejoined replica's state: retry, bounded.
+        const deadline = Date.now() + 15_000;
+        for (;;) {
+          const out = await redisCli(group.sentinels[0].port, 'sentinel', 'failover', group.masterName);
+          if (out.startsWith('OK')) return;
+          if (Date.now() > deadline) throw new Error(`SENTINEL FAILOVER refused: ${out}`);
+          await new Promise((res) => setTimeout(res, 250));
+        }
+      },
       async () =>
         (await group.masterPort()) === killed.port && (await redisCli(oldMaster, 'role')).startsWith('slave'),
+      { settleTimeoutMs: 30_000 },
     );
     expectFailoverCriteria(r);
     const before = Number(await redisCli(killed.port, 'dbsize'));

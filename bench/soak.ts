@@ -53,14 +53,15 @@ export interface SoakSample {
   errors: number;
 }
 
+/** How one sampled quantity moved after warm-up (in that quantity's unit). */
 interface Growth {
   /** Median of the first quarter of post-warm-up samples. */
-  startMb: number;
+  start: number;
   /** Median of the last quarter. */
-  endMb: number;
+  end: number;
   growthPercent: number;
-  /** Least-squares slope over the post-warm-up samples. */
-  slopeMbPerMin: number;
+  /** Least-squares slope over the post-warm-up samples, per minute. */
+  slopePerMin: number;
   flat: boolean;
 }
 
@@ -74,8 +75,13 @@ export interface SoakResult {
   hitRatio: number;
   errors: number;
   firstErrors: string[];
-  rss: Growth;
-  redisUsedMemory: Growth;
+  rssMb: Growth;
+  redisUsedMb: Growth;
+  /**
+   * used_memory / keys: the number of live entries follows the request rate (TTL × misses/s), which moves with a
+   * noisy machine's throughput; memory per key is what a leak in Redis (keys without TTL, growing hashes) would move.
+   */
+  redisBytesPerKey: Growth;
   samples: SoakSample[];
 }
 
@@ -211,8 +217,13 @@ export async function benchSoak(
       hitRatio: round(hotRequests ? hits / hotRequests : NaN, 4),
       errors,
       firstErrors,
-      rss: growth(after.map((s) => [s.atSeconds, s.rssMb])),
-      redisUsedMemory: growth(after.map((s) => [s.atSeconds, s.redisUsedMb])),
+      rssMb: growth(after.map((s) => [s.atSeconds, s.rssMb])),
+      redisUsedMb: growth(after.map((s) => [s.atSeconds, s.redisUsedMb])),
+      redisBytesPerKey: growth(
+        after
+          .filter((s) => s.redisKeys > 0)
+          .map((s) => [s.atSeconds, (s.redisUsedMb * 2 ** 20) / s.redisKeys]),
+      ),
       samples,
     };
   } finally {
@@ -230,33 +241,34 @@ function rssMb(pid: number): number {
 
 function growth(points: Array<[number, number]>): Growth {
   const q = Math.max(1, Math.floor(points.length / 4));
-  const startMb = median(points.slice(0, q).map(([, v]) => v));
-  const endMb = median(points.slice(-q).map(([, v]) => v));
+  const start = median(points.slice(0, q).map(([, v]) => v));
+  const end = median(points.slice(-q).map(([, v]) => v));
   const n = points.length;
   const mx = points.reduce((a, [x]) => a + x, 0) / n;
   const my = points.reduce((a, [, y]) => a + y, 0) / n;
   const sxx = points.reduce((a, [x]) => a + (x - mx) ** 2, 0);
   const sxy = points.reduce((a, [x, y]) => a + (x - mx) * (y - my), 0);
-  const growthFraction = (endMb - startMb) / startMb;
+  const growthFraction = (end - start) / start;
   return {
-    startMb: round(startMb, 2),
-    endMb: round(endMb, 2),
+    start: round(start, 2),
+    end: round(end, 2),
     growthPercent: round(100 * growthFraction, 1),
-    slopeMbPerMin: round(sxx ? (60 * sxy) / sxx : 0, 3),
+    slopePerMin: round(sxx ? (60 * sxy) / sxx : 0, 3),
     flat: growthFraction <= FLAT_FRACTION,
   };
 }
 
 /** Lines for the bench's printed summary. */
 export function soakSummary(r: SoakResult): string[] {
-  const g = (name: string, x: Growth) =>
-    `${name}: ${x.startMb} → ${x.endMb} MB after warm-up (${x.growthPercent >= 0 ? '+' : ''}${x.growthPercent} %, ` +
-    `slope ${x.slopeMbPerMin} MB/min) — ${x.flat ? 'flat (target met)' : 'GROWING (target missed)'}`;
+  const g = (name: string, unit: string, x: Growth) =>
+    `${name}: ${x.start} → ${x.end} ${unit} after warm-up (${x.growthPercent >= 0 ? '+' : ''}${x.growthPercent} %, ` +
+    `slope ${x.slopePerMin} ${unit}/min) — ${x.flat ? 'flat (target met)' : 'GROWING (target missed)'}`;
   return [
     `Soak ${r.durationSeconds} s (warm-up ${r.warmupSeconds} s, TTL ${r.cacheTtlMs} ms, ${r.concurrency} workers): ` +
       `${r.requests} requests (${r.requestsPerSecond}/s), hot hit ratio ${round(100 * r.hitRatio, 1)} %, ` +
       `errors ${r.errors}${r.firstErrors.length ? ` (${r.firstErrors.join(' | ')})` : ''}`,
-    `  ${g('app RSS', r.rss)}`,
-    `  ${g('Redis used_memory', r.redisUsedMemory)}`,
+    `  ${g('app RSS', 'MB', r.rssMb)}`,
+    `  ${g('Redis used_memory', 'MB', r.redisUsedMb)}`,
+    `  ${g('Redis used_memory per key', 'B', r.redisBytesPerKey)}`,
   ];
 }

@@ -9,11 +9,24 @@ COPY package.json package-lock.json ./
 COPY libs/redis-cache/package.json libs/redis-cache/
 COPY libs/llm/package.json libs/llm/
 COPY libs/infra-docker/package.json libs/infra-docker/
+COPY apps/chatbot/package.json apps/chatbot/
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json nest-cli.json ./
 COPY libs libs
 COPY apps apps
-RUN npm run build && npm prune --omit=dev --no-audit --no-fund
+RUN npm run build
+
+# Production dependencies of the chatbot workspace only: not the repo's tooling (the `node` npm package, jest…) and
+# not @llm-cache/infra-docker (dockerode), which the chatbot does not use at run time. scripts/check-packages.sh
+# fails CI if either comes back into `npm ls --omit=dev --workspace @llm-cache/chatbot`.
+FROM node:24-bookworm-slim AS prod-deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+COPY libs/redis-cache/package.json libs/redis-cache/
+COPY libs/llm/package.json libs/llm/
+COPY libs/infra-docker/package.json libs/infra-docker/
+COPY apps/chatbot/package.json apps/chatbot/
+RUN npm ci --omit=dev --workspace @llm-cache/chatbot --no-audit --no-fund
 
 FROM node:24-bookworm-slim AS runtime
 ENV NODE_ENV=production \
@@ -22,15 +35,14 @@ ENV NODE_ENV=production \
 WORKDIR /app
 # Workspace packages resolve through node_modules/@llm-cache/* symlinks to libs/*: each lib needs its
 # package.json (exports → dist/index.js) and dist.
-COPY --from=build /app/package.json ./
-COPY --from=build /app/node_modules node_modules
+COPY --from=prod-deps /app/package.json ./
+COPY --from=prod-deps /app/node_modules node_modules
+COPY --from=prod-deps /app/apps/chatbot/package.json apps/chatbot/
 COPY --from=build /app/dist dist
 COPY --from=build /app/libs/redis-cache/package.json libs/redis-cache/
 COPY --from=build /app/libs/redis-cache/dist libs/redis-cache/dist
 COPY --from=build /app/libs/llm/package.json libs/llm/
 COPY --from=build /app/libs/llm/dist libs/llm/dist
-COPY --from=build /app/libs/infra-docker/package.json libs/infra-docker/
-COPY --from=build /app/libs/infra-docker/dist libs/infra-docker/dist
 USER node
 EXPOSE 3000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \

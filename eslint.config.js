@@ -37,4 +37,19 @@ export default tseslint.config(
       ],
     },
   },
+  {
+    // The chat page's browser scripts (served as is, no build step).
+    files: ['apps/chatbot/src/web/public/**/*.js'],
+    languageOptions: {
+      globals: {
+        window: 'readonly',
+        document: 'readonly',
+        sessionStorage: 'readonly',
+        HTMLElement: 'readonly',
+        Intl: 'readonly',
+        TextDecoderStream: 'readonly',
+        WeakMap: 'readonly',
+      },
+    },
+  },
 );

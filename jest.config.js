@@ -34,6 +34,7 @@ export default {
       ...common,
       displayName: 'e2e',
       testMatch: ['<rootDir>/test/**/*.e2e-spec.ts'],
+      setupFiles: ['<rootDir>/test/harness/preload-cjs-nest.ts'],
     },
   ],
   testTimeout: 30000,

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs and starts what the tests need on a Debian 12 machine: redis-server/redis-cli (the tests start their
-# own servers on free loopback ports) and a Docker engine (for libs/infra-docker). Idempotent; needs root for apt.
+# own servers on free loopback ports), a Docker engine (for libs/infra-docker) and Debian's chromium (the chat
+# page's browser specs drive it with playwright-core; no browser download). Idempotent; needs root for apt.
 set -euo pipefail
 
 need=()
@@ -8,6 +9,9 @@ command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v redis-cli >/dev/null 2>&1 || need+=(redis-tools)
 command -v dockerd >/dev/null 2>&1 || need+=(docker.io)
 command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
+[ -x /usr/bin/chromium ] || need+=(chromium)
+# A font for the headless browser's text (and the committed screenshot).
+[ -d /usr/share/fonts/truetype/dejavu ] || need+=(fonts-dejavu-core)
 if [ ${#need[@]} -gt 0 ]; then
   echo "ensure-system: installing ${need[*]}"
   sudo_cmd=""

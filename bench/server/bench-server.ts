@@ -21,7 +21,7 @@ async function main(): Promise<void> {
   const { createChatbotApp } = await import('../../apps/chatbot/src/app.factory.js');
   const { PeerModule } = await import('./peer.module.js');
   const app = await createChatbotApp({
-    config,
+    env: process.env,
     metricsExporter: telemetry.exporter,
     logger: ['error', 'warn'],
     imports: [BareModule, PeerModule.register(config.redis.url)],

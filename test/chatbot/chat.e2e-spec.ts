@@ -20,6 +20,7 @@ describe('POST /chat', () => {
       upstreamEnv(redis.url, fake.baseURL, {
         CHATBOT_API_KEYS: `acme:${ACME},globex:${GLOBEX}`,
         CONVERSATION_MAX_MESSAGES: '4',
+        LLM_ALLOWED_MODELS: 'fake-model,fake-model-2',
       }),
     );
   });
@@ -97,11 +98,18 @@ describe('POST /chat', () => {
     expect(sent.some((m) => m.content === 'turn 1' || m.content === 'turn 2')).toBe(false);
   });
 
-  it('starts a new conversation for an unknown conversationId', async () => {
+  it('refuses a conversationId the server did not issue (404, no fixation, no upstream call)', async () => {
     const res = await chat({ message: 'hello from nowhere', conversationId: 'never-seen-before-42' });
-    expect(res.status).toBe(200);
-    expect(res.body.conversationId).toBe('never-seen-before-42');
-    expect(fake.calls[0].body.messages.map((m: { role: string }) => m.role)).toEqual(['system', 'user']);
+    expect(res.status).toBe(404);
+    expect(res.body.error).toEqual({
+      message: expect.stringMatching(/never-seen-before-42/),
+      type: 'invalid_request_error',
+      param: 'conversationId',
+      code: 'conversation_not_found',
+    });
+    expect(fake.callCount).toBe(0);
+    // Still unknown afterwards: the refused request did not create it.
+    expect((await chat({ message: 'again', conversationId: 'never-seen-before-42' })).status).toBe(404);
   });
 
   it('passes model, temperature and max_tokens to the provider', async () => {
@@ -131,9 +139,12 @@ describe('POST /chat', () => {
   it("keeps one tenant's conversations out of another's reach", async () => {
     const { body } = await chat({ message: 'my secret order number is 555' }, ACME);
     const res = await chat({ message: 'what did I say?', conversationId: body.conversationId }, GLOBEX);
-    expect(res.status).toBe(200);
-    const sent = fake.calls[1].body.messages as Array<{ content: string }>;
-    expect(sent.some((m) => m.content.includes('555'))).toBe(false);
+    expect(res.status).toBe(404);
+    expect(res.body.error.code).toBe('conversation_not_found');
+    expect(fake.callCount).toBe(1);
+    expect(
+      (await chat({ message: 'what did I say?', conversationId: body.conversationId }, ACME)).status,
+    ).toBe(200);
   });
 
   it('answers an upstream failure with its mapped status, caching nothing and keeping the history clean', async () => {

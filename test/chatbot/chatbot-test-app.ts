@@ -7,7 +7,8 @@ import { PrometheusExporter, PrometheusSerializer } from '@opentelemetry/exporte
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { createChatbotApp } from '../../apps/chatbot/src/app.factory.js';
-import { loadChatbotConfig, type ChatbotConfig } from '../../apps/chatbot/src/config/chatbot.config.js';
+import type { ChatbotConfig } from '../../apps/chatbot/src/config/chatbot.config.js';
+import { CHATBOT_CONFIG } from '../../apps/chatbot/src/config/chatbot-config.constants.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 let exporter: PrometheusExporter | undefined;
@@ -38,12 +39,12 @@ export interface TestChatbot {
 
 /** Builds the config from env-style variables (so the env parsing is exercised too) and listens on a free port. */
 export async function startChatbot(env: Record<string, string>): Promise<TestChatbot> {
-  const config = loadChatbotConfig({ PORT: '0', HOST: '127.0.0.1', ...env });
   const app = await createChatbotApp({
-    config,
+    env: { PORT: '0', HOST: '127.0.0.1', ...env },
     metricsExporter: testMetricsExporter(),
     logger: process.env.CHATBOT_TEST_LOGS ? undefined : ['error'],
   });
+  const config = app.get<ChatbotConfig>(CHATBOT_CONFIG);
   await app.listen(0, '127.0.0.1');
   const { port } = app.getHttpServer().address() as { port: number };
   let closed = false;

@@ -1,3 +1,4 @@
+import { stripVTControlCharacters } from 'node:util';
 /**
  * The built app as users run it (`npm start` = build + `node dist/apps/chatbot/main.js`), in a child process with a
  * clean environment: a fresh machine with nothing configured, an invalid configuration, an upstream timeout under a
@@ -135,6 +136,91 @@ describe('the built app (npm start)', () => {
     expect(code).toBe(1);
     expect(app.output()).toMatch(/PORT must be an integer/);
     expect(app.output()).toMatch(/LLM_PROVIDER must be/);
+  });
+
+  it('is closed by default in production: no CHATBOT_API_KEYS → exit 1 naming it, unless AUTH_MODE=open', async () => {
+    const closed = await startMain({ NODE_ENV: 'production' }, false);
+    expect((await within(closed.exited, 15_000, 'did not exit')).code).toBe(1);
+    expect(closed.output()).toMatch(/CHATBOT_API_KEYS is required when NODE_ENV=production/);
+
+    const weak = await startMain(
+      { NODE_ENV: 'production', CHATBOT_API_KEYS: 'acme:short-key-1', ADMIN_TOKEN: 'short-key-1' },
+      false,
+    );
+    expect((await within(weak.exited, 15_000, 'did not exit')).code).toBe(1);
+    expect(weak.output()).toMatch(/at least 16 characters/);
+    expect(weak.output()).toMatch(/ADMIN_TOKEN must differ/);
+
+    const open = await startMain({ NODE_ENV: 'production', AUTH_MODE: 'open' });
+    try {
+      expect(open.output()).toMatch(/OPEN DEV MODE/);
+      expect(open.output()).toMatch(/RATE_LIMIT_RPM/);
+      expect((await call(`${open.url}/chat`, { body: { message: 'Hello' } })).status).toBe(200);
+    } finally {
+      open.proc.kill('SIGTERM');
+      await open.exited;
+    }
+  });
+
+  it('masks URL credentials in configuration errors and in the banner; the banner curl carries the key header', async () => {
+    const bad = await startMain({ REDIS_URL: 'redis://admin:hunter2-secret@127.0.0.1:1 x' }, false);
+    expect((await within(bad.exited, 15_000, 'did not exit')).code).toBe(1);
+    expect(bad.output()).toMatch(/REDIS_URL must look like/);
+    expect(bad.output()).not.toContain('hunter2-secret');
+
+    const app = await startMain({
+      REDIS_URL: 'redis://admin:hunter2-secret@127.0.0.1:1',
+      LLM_PROVIDER: 'openai',
+      LLM_BASE_URL: 'http://user:upstream-secret@127.0.0.1:1/v1',
+      CHATBOT_API_KEYS: 'acme:key-acme-0123456789',
+    });
+    try {
+      expect(app.output()).toMatch(
+        /curl -s \S+\/chat -H 'Authorization: Bearer <your CHATBOT_API_KEYS key>'/,
+      );
+      expect(app.output()).toContain('redis://***@127.0.0.1:1');
+      expect(app.output()).not.toContain('hunter2-secret');
+      expect(app.output()).not.toContain('upstream-secret');
+      expect(app.output()).not.toContain('key-acme-0123456789');
+    } finally {
+      app.proc.kill('SIGTERM');
+      await app.exited;
+    }
+  });
+
+  it('writes one JSON object per log line in production, no ANSI, with the request id on request lines', async () => {
+    const app = await startMain({
+      NODE_ENV: 'production',
+      CHATBOT_API_KEYS: 'acme:key-acme-0123456789',
+      LLM_PROVIDER: 'openai',
+      LLM_BASE_URL: fake.baseURL,
+      LLM_API_KEY: 'sk-test',
+      LLM_MAX_RETRIES: '0',
+    });
+    try {
+      const res = await call(`${app.url}/v1/chat/completions`, {
+        headers: { authorization: 'Bearer key-acme-0123456789', 'x-request-id': 'trace-abc-123' },
+        body: { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'broken __malformed__' }] },
+      });
+      expect(res.headers.get('x-request-id')).toBe('trace-abc-123');
+      expect(res.status).toBeGreaterThanOrEqual(500);
+    } finally {
+      app.proc.kill('SIGTERM');
+      await app.exited;
+    }
+    const lines = app
+      .output()
+      .split('\n')
+      .filter((l) => l.trim() && !l.startsWith('(node:') && !l.startsWith('(Use'));
+    expect(lines.length).toBeGreaterThan(3);
+    for (const line of lines) {
+      expect(stripVTControlCharacters(line)).toBe(line);
+      expect(() => JSON.parse(line)).not.toThrow();
+    }
+    const requestLines = lines
+      .map((l) => JSON.parse(l))
+      .filter((l) => JSON.stringify(l).includes('trace-abc-123'));
+    expect(requestLines.every((l) => l.requestId === 'trace-abc-123')).toBe(true);
   });
 
   it('maps an upstream timeout to 504', async () => {

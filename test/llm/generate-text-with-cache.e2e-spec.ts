@@ -216,6 +216,30 @@ describe('generateTextWithCache against real Redis and a real OpenAI-compatible 
     expect(stats.latencySavedMs).toBeGreaterThan(0);
   });
 
+  it("keeps each tenant's own counters beside the shared ones, so a tenant is shown only its numbers", async () => {
+    await fx.llm.resetCacheStats('alice');
+    await fx.llm.resetCacheStats('bob');
+    const first = await fx.llm.generateTextWithCache(chat('per tenant'), undefined, { tenant: 'alice' });
+    await fx.llm.generateTextWithCache(chat('per tenant'), undefined, { tenant: 'alice' });
+    await fx.llm.generateTextWithCache(chat('per tenant'), undefined, { tenant: 'bob' });
+    await expect(
+      fx.llm.generateTextWithCache(chat('__status_500__'), undefined, { tenant: 'bob' }),
+    ).rejects.toBeInstanceOf(LlmProviderError);
+
+    const alice = await fx.llm.getCacheStats('alice');
+    expect(alice).toMatchObject({ hits: 1, misses: 1, errors: 0, cacheHitRatio: 0.5 });
+    expect(alice.tokensSaved).toBe(first.response.usage!.total_tokens);
+    expect(alice.costSavedUsd).toBeGreaterThan(0);
+    expect(await fx.llm.getCacheStats('bob')).toMatchObject({
+      hits: 0,
+      misses: 1,
+      errors: 1,
+      tokensSaved: 0,
+    });
+    expect(await fx.llm.getCacheStats('carol')).toMatchObject({ hits: 0, misses: 0, cacheHitRatio: 0 });
+    expect(await fx.llm.getCacheStats()).toMatchObject({ hits: 1, misses: 2, errors: 1 });
+  });
+
   it('clears only the LLM key space, optionally by pattern', async () => {
     await fx.cache.set('not-llm', { keep: true });
     await fx.llm.generateTextWithCache(chat('clear a'), undefined, { tenant: 'alice' });
@@ -333,5 +357,37 @@ describe('with Redis down', () => {
     } finally {
       redis.resume();
     }
+  });
+});
+
+describe("request validation: once, in LlmCacheService, with the module's limits", () => {
+  let upstream: FakeOpenAiServer;
+  let fx: LlmFixture;
+
+  beforeAll(async () => {
+    upstream = await new FakeOpenAiServer().start();
+    fx = await createLlmFixture(upstream, { inMemory: true }, { maxMessages: 2, maxRequestDepth: 3 });
+  });
+  afterAll(async () => {
+    await fx?.close();
+    await upstream?.stop();
+  });
+
+  const rejection = (request: unknown) =>
+    fx.llm.generateTextWithCache(request as ChatCompletionRequest).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+
+  it('rejects more messages than maxMessages and deeper bodies than maxRequestDepth, naming the field', async () => {
+    const three = { ...chat('a'), messages: [1, 2, 3].map((i) => ({ role: 'user', content: `m${i}` })) };
+    expect(await rejection(three)).toMatchObject({ status: 400, param: 'messages' });
+    expect(await rejection(three)).toBeInstanceOf(LlmRequestValidationError);
+    const deep = { ...chat('a'), extra: { a: { b: { c: { d: 1 } } } } };
+    expect(await rejection(deep)).toMatchObject({ status: 400, param: 'extra.a.b.c' });
+    await expect(
+      fx.llm.generateTextWithCache({ ...chat('a'), extra: { a: { b: 1 } } } as ChatCompletionRequest),
+    ).resolves.toMatchObject({ status: 'miss' });
+    expect(upstream.callCount).toBe(1);
   });
 });

@@ -172,7 +172,7 @@ describe('streamTextWithCache', () => {
     });
   });
 
-  it('gives up a stream that stalls after its first chunks at coalescing.lockTtlMs (504) and frees the key', async () => {
+  it('gives up a stream silent for coalescing.lockTtlMs after its first chunks (504) and frees the key', async () => {
     const capped = await createLlmFixture(
       upstream,
       { url: redis.url, keyPrefix: 'capped' },

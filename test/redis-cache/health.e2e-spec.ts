@@ -1,5 +1,5 @@
 /**
- * RedisHealthIndicator (Terminus 12 HealthIndicatorService) against a real server that is up, killed and hung, both
+ * RedisHealthIndicator (the Terminus 12 result shape, consumed by HealthCheckService) against a real server that is up, killed and hung, both
  * called directly and through Terminus' HealthCheckService on a fixture /health endpoint over HTTP.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';

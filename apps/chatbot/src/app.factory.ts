@@ -3,6 +3,9 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { LoggerService, LogLevel } from '@nestjs/common';
 import { AppModule, type ChatbotAppOptions } from './app.module.js';
 import type { HttpRequest, HttpResponse } from './common/http.types.js';
+import type { ChatbotConfig } from './config/chatbot.config.js';
+import { CHATBOT_CONFIG } from './config/chatbot-config.constants.js';
+import { reenterRequestContext, requestIdMiddleware } from './logging/request-context.js';
 import { HttpMetricsMiddleware } from './metrics/http-metrics.middleware.js';
 
 export interface CreateChatbotAppOptions extends ChatbotAppOptions {
@@ -19,9 +22,11 @@ export async function createChatbotApp(options: CreateChatbotAppOptions): Promis
   });
   // Plain Express middleware rather than a Nest one: Nest binds middleware to routes, and requests that match none
   // (404s) or fail in the body parser (413) must be counted too.
+  app.use(requestIdMiddleware);
   const httpMetrics = app.get(HttpMetricsMiddleware);
   app.use((req: HttpRequest, res: HttpResponse, next: () => void) => httpMetrics.use(req, res, next));
-  app.useBodyParser('json', { limit: options.config.bodyLimitBytes });
+  app.useBodyParser('json', { limit: app.get<ChatbotConfig>(CHATBOT_CONFIG).bodyLimitBytes });
+  app.use(reenterRequestContext);
   app.disable('x-powered-by');
   app.enableShutdownHooks();
   return app;

@@ -1,24 +1,35 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
-import { ChatbotConfigError, loadChatbotConfig, type ChatbotConfig } from './config/chatbot.config.js';
+import {
+  ChatbotConfigError,
+  isProduction,
+  maskUrlCredentials,
+  type ChatbotConfig,
+} from './config/chatbot.config.js';
+import { ChatbotLogger } from './logging/chatbot-logger.js';
+import { CHATBOT_CONFIG } from './config/chatbot-config.constants.js';
 import { startTelemetry } from './telemetry.js';
 
 const logger = new Logger('Chatbot');
 
 async function main(): Promise<void> {
-  let config: ChatbotConfig;
-  try {
-    config = loadChatbotConfig(process.env);
-  } catch (err) {
-    if (!(err instanceof ChatbotConfigError)) throw err;
-    process.stderr.write(`${err.message}\n`);
-    process.exit(1);
-  }
   // Telemetry first: instruments Nest creates before a MeterProvider exists would stay no-ops forever.
   const telemetry = startTelemetry();
   // Loaded after the SDK so no module can create an instrument before the provider is registered.
   const { createChatbotApp } = await import('./app.factory.js');
-  const app = await createChatbotApp({ config, metricsExporter: telemetry.exporter });
+  let app: Awaited<ReturnType<typeof createChatbotApp>>;
+  try {
+    app = await createChatbotApp({
+      metricsExporter: telemetry.exporter,
+      // Production: one JSON object per line (log collectors); elsewhere Nest's readable lines.
+      logger: new ChatbotLogger({ json: isProduction() }),
+    });
+  } catch (err) {
+    if (!(err instanceof ChatbotConfigError)) throw err;
+    logger.error(err.message);
+    process.exit(1);
+  }
+  const config = app.get<ChatbotConfig>(CHATBOT_CONFIG);
   await app.listen(config.port, config.host ?? '0.0.0.0');
   printBanner(config, await app.getUrl());
 }
@@ -29,9 +40,11 @@ function printBanner(config: ChatbotConfig, rawUrl: string): void {
     .replace('0.0.0.0', 'localhost')
     .replace('127.0.0.1', 'localhost');
   const lines = [`Chatbot listening on ${url}`];
+  // Never the key itself in a log: a placeholder the reader replaces.
+  const auth = config.apiKeys === null ? '' : ` -H 'Authorization: Bearer <your CHATBOT_API_KEYS key>'`;
   lines.push(
-    `  try:   curl -s ${url}/chat -H 'content-type: application/json' -d '{"message":"Hello"}'`,
-    `  SDK:   new OpenAI({ baseURL: '${url}/v1', apiKey: '<key or anything in open mode>' })`,
+    `  try:   curl -s ${url}/chat${auth} -H 'content-type: application/json' -d '{"message":"Hello"}'`,
+    `  SDK:   new OpenAI({ baseURL: '${url}/v1', apiKey: '${config.apiKeys === null ? '<anything in open mode>' : '<your key>'}' })`,
     `  ops:   ${url}/health  ${url}/metrics`,
   );
   if (config.redis.inMemory) {
@@ -47,7 +60,9 @@ function printBanner(config: ChatbotConfig, rawUrl: string): void {
       '         Use a real model: LLM_API_KEY=sk-… [LLM_BASE_URL=https://…/v1] [LLM_MODEL=gpt-4o-mini] npm start',
     );
   } else {
-    lines.push(`  model: ${config.llm.model} at ${config.llm.baseURL ?? 'https://api.openai.com/v1'}`);
+    lines.push(
+      `  model: ${config.llm.model} at ${maskUrlCredentials(config.llm.baseURL ?? 'https://api.openai.com/v1')}`,
+    );
   }
   if (config.apiKeys === null)
     lines.push('  auth:  OPEN DEV MODE (set CHATBOT_API_KEYS=tenant:key,… for production)');
@@ -58,7 +73,7 @@ function describeRedis(config: ChatbotConfig): string {
   const r = config.redis;
   if (r.cluster) return `cluster ${r.cluster.nodes.map((n) => `${n.host}:${n.port}`).join(',')}`;
   if (r.sentinel) return `sentinel ${r.sentinel.name}`;
-  return (r.url ?? '').replace(/\/\/[^@/]*@/, '//***@');
+  return maskUrlCredentials(r.url ?? '');
 }
 
 main().catch((err: unknown) => {

@@ -1,65 +1,32 @@
+import {
+  CacheControlError,
+  mergeCacheControl,
+  parseCacheControlHeader,
+  parseDeltaSeconds,
+  type CacheControl,
+} from '@llm-cache/redis-cache';
 import { LlmCacheControlError } from './llm-cache.errors.js';
 
-/** Per-request cache controls (RFC 9111 request directives, in the LLM cache's terms). */
-export interface CacheControl {
-  /** Neither read nor write the cache (bypass). */
-  noStore?: boolean;
-  /** Do not answer from the cache, but store the fresh answer (refresh). */
-  noCache?: boolean;
-  /** Accept a cached answer only if it is at most this old. */
-  maxAgeMs?: number;
-  /** Answer only from the cache; a miss is a 504 instead of a provider call. */
-  onlyIfCached?: boolean;
-}
-
-const MAX_HEADER_LENGTH = 1024;
+export type { CacheControl };
 
 /**
- * Merges the `Cache-Control` request header with the body's `cache` object (booleans are OR-ed, the smaller
- * max-age wins). Unknown header directives are ignored as RFC 9111 requires (proxies add their own); the body is
- * our own API, so an unknown field there is an error. Throws `LlmCacheControlError` naming the bad directive.
+ * The LLM cache's controls: the `Cache-Control` header (redis-cache's parser, strict — a bad `max-age` is a 400)
+ * merged with the body's `cache` object, an addition of this API for clients that cannot set headers (booleans
+ * are OR-ed, the smaller max-age wins). The body is our own API, so an unknown field there is an error. Throws
+ * `LlmCacheControlError` naming the bad directive.
  */
-export function parseCacheControl(header: string | undefined, body?: unknown): CacheControl {
-  return merge(parseHeader(header), parseBody(body));
-}
-
-function parseHeader(header: string | undefined): CacheControl {
-  if (header === undefined || header === null) return {};
-  if (typeof header !== 'string')
-    throw new LlmCacheControlError('Cache-Control header must be a string', 'cache-control');
-  if (header.length > MAX_HEADER_LENGTH)
-    throw new LlmCacheControlError('Cache-Control header is too long', 'cache-control');
-  const control: CacheControl = {};
-  for (const raw of header.split(',')) {
-    const part = raw.trim();
-    if (!part) continue;
-    const eq = part.indexOf('=');
-    const name = (eq < 0 ? part : part.slice(0, eq)).trim().toLowerCase();
-    const value =
-      eq < 0
-        ? undefined
-        : part
-            .slice(eq + 1)
-            .trim()
-            .replace(/^"(.*)"$/, '$1');
-    switch (name) {
-      case 'no-store':
-        control.noStore = true;
-        break;
-      case 'no-cache':
-        control.noCache = true;
-        break;
-      case 'only-if-cached':
-        control.onlyIfCached = true;
-        break;
-      case 'max-age':
-        control.maxAgeMs = seconds('max-age', value);
-        break;
-      default:
-        break;
+export function parseCacheControl(
+  header: string | readonly string[] | undefined,
+  body?: unknown,
+): CacheControl {
+  try {
+    return mergeCacheControl(parseCacheControlHeader(header), parseBody(body));
+  } catch (err) {
+    if (err instanceof CacheControlError && !(err instanceof LlmCacheControlError)) {
+      throw new LlmCacheControlError(err.message, err.param);
     }
+    throw err;
   }
-  return control;
 }
 
 function parseBody(body: unknown): CacheControl {
@@ -87,7 +54,7 @@ function parseBody(body: unknown): CacheControl {
         break;
       case 'max-age':
       case 'maxAgeSeconds':
-        control.maxAgeMs = seconds(field, value);
+        control.maxAgeMs = parseDeltaSeconds(field, value) * 1000;
         break;
       case 'maxAgeMs':
         if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
@@ -112,22 +79,4 @@ function flag(field: string, value: unknown): boolean {
   if (typeof value !== 'boolean')
     throw new LlmCacheControlError(`cache.${field} must be a boolean`, `cache.${field}`);
   return value;
-}
-
-function seconds(name: string, value: unknown): number {
-  const n = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) {
-    throw new LlmCacheControlError(`${name} must be a non-negative whole number of seconds`, name);
-  }
-  return n * 1000;
-}
-
-function merge(a: CacheControl, b: CacheControl): CacheControl {
-  const out: CacheControl = {};
-  if (a.noStore || b.noStore) out.noStore = true;
-  if (a.noCache || b.noCache) out.noCache = true;
-  if (a.onlyIfCached || b.onlyIfCached) out.onlyIfCached = true;
-  const ages = [a.maxAgeMs, b.maxAgeMs].filter((v): v is number => v !== undefined);
-  if (ages.length) out.maxAgeMs = Math.min(...ages);
-  return out;
 }

@@ -69,7 +69,6 @@ describe('CacheKeyPolicy', () => {
     ['stream_options', { stream_options: { include_usage: true } }],
     ['user', { user: 'u-123' }],
     ['metadata', { metadata: { trace: 'abc' } }],
-    ['cache', { cache: { 'no-store': true } }],
     ['a null optional field', { seed: null, stop: null }],
   ])('ignores %s', (_name, change) => {
     expect(keyOf({ ...base, ...change } as ChatCompletionRequest)).toBe(keyOf(base));

@@ -25,15 +25,15 @@ export interface CacheKeyExplanation {
 
 /**
  * Fields that never change the answer: transport (`stream`, `stream_options`), bookkeeping (`metadata`, `store`,
- * request ids, `prompt_cache_key`), abuse tracking (`user`, `safety_identifier`; `user` can be opted in) and our own
- * `cache` controls. Everything else, including fields we do not know, is part of the key.
+ * request ids, `prompt_cache_key`), abuse tracking (`user`, `safety_identifier`; `user` can be opted in). Everything else,
+ * including fields we do not know, is part of the key. (Our body `cache` controls never get here: the LLM cache
+ * interceptor takes them off the body.)
  */
 export const VOLATILE_FIELDS: readonly string[] = [
   'stream',
   'stream_options',
   'user',
   'safety_identifier',
-  'cache',
   'metadata',
   'store',
   'request_id',

@@ -1,25 +1,60 @@
-export * from './cache-control.js';
-export * from './cache-key.policy.js';
-export * from './cache-llm-response.decorator.js';
-export * from './chunk-broadcast.js';
-export * from './determinism.policy.js';
-export * from './llm-cache.decorators.js';
-export * from './llm-cache.errors.js';
-export * from './llm-cache.interceptor.js';
-export * from './llm-cache.interfaces.js';
-export * from './llm-cache.metrics.js';
-export * from './llm-cache.module-definition.js';
-export * from './llm-cache.module.js';
-export * from './llm-cache.options.js';
-export * from './llm-cache.service.js';
-export * from './llm-provider.error.js';
-export * from './llm-provider.interface.js';
-export * from './llm-request.context.js';
-export * from './llm.constants.js';
-export * from './llm.types.js';
-export * from './mock.provider.js';
-export * from './openai.provider.js';
-export * from './pricing.js';
-export * from './request-coalescer.js';
-export * from './request.validator.js';
-export * from './stream.codec.js';
+// Public surface of @llm-cache/llm. Everything else in src/ is internal and may change in any release.
+
+// Module, options and tokens
+export { LlmCacheModule } from './llm-cache.module.js';
+export type * from './llm-cache.interfaces.js';
+export {
+  LLM_PROVIDER,
+  LLM_CACHE_RESOLVED_OPTIONS,
+  DEFAULT_KEY_SCHEMA_VERSION,
+  DEFAULT_LLM_TTL_MS,
+  DEFAULT_LOCK_TTL_MS,
+  DEFAULT_WAIT_TIMEOUT_MS,
+  DEFAULT_POLL_INTERVAL_MS,
+  DEFAULT_MAX_MESSAGES,
+  DEFAULT_TENANT,
+} from './llm.constants.js';
+export { InjectLlmProvider, getLlmProviderToken } from './llm-cache.decorators.js';
+
+// Service
+export { LlmCacheService } from './llm-cache.service.js';
+export { LlmCacheMetrics, type LlmCacheResultLabel } from './llm-cache.metrics.js';
+
+// HTTP: decorator and interceptor (extend through its protected hooks)
+export { CacheLlmResponse } from './cache-llm-response.decorator.js';
+export { LlmCacheInterceptor, type CacheLlmResponseOptions } from './llm-cache.interceptor.js';
+// The request's tenant and cache outcome, for providers and handlers that run inside a cached call.
+export {
+  LlmRequestContext,
+  type LlmCacheOutcome,
+  type LlmRequestContextData,
+} from './llm-request.context.js';
+export { parseCacheControl, type CacheControl } from './cache-control.js';
+
+// Keys and determinism
+export type {
+  CacheKeyContext,
+  CacheKeyFn,
+  CacheKeyExplanation,
+  CacheKeyPolicyOptions,
+} from './cache-key.policy.js';
+export type { DeterminismPolicy } from './determinism.policy.js';
+
+// Requests, responses, validation
+export type * from './llm.types.js';
+export {
+  validateChatCompletionRequest,
+  DEFAULT_MAX_REQUEST_DEPTH,
+  type RequestValidationOptions,
+} from './request.validator.js';
+export { assembleCompletion, type LlmCacheEntry } from './stream.codec.js';
+export { DEFAULT_PRICING, type ModelPrice } from './pricing.js';
+
+// Errors
+export { LlmCacheControlError, LlmCacheMissError, LlmRequestValidationError } from './llm-cache.errors.js';
+export { LlmProviderError, type LlmProviderErrorStatus } from './llm-provider.error.js';
+
+// Providers
+export type { LlmProvider } from './llm-provider.interface.js';
+export { OpenAiProvider, type OpenAiProviderOptions } from './openai.provider.js';
+export { MockProvider, type MockProviderOptions } from './mock.provider.js';

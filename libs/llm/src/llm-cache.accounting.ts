@@ -1,4 +1,4 @@
-import type { RedisCacheService } from '@llm-cache/redis-cache';
+import type { RedisCacheService, RequireRedisOption } from '@llm-cache/redis-cache';
 import { LlmCacheMissError } from './llm-cache.errors.js';
 import type {
   LlmCacheResult,
@@ -10,7 +10,7 @@ import type { LlmCacheMetrics, LlmCacheResultLabel } from './llm-cache.metrics.j
 import type { Found, LlmCallPlan } from './llm-call.plan.js';
 import { LlmProviderError, toLlmProviderError } from './llm-provider.error.js';
 import { LlmRequestContext } from './llm-request.context.js';
-import { LLM_STATS_HASH } from './llm.constants.js';
+import { LLM_STATS_HASH, llmTenantStatsHash } from './llm.constants.js';
 import type { PriceTable } from './pricing.js';
 import { entryUsage } from './stream.codec.js';
 
@@ -34,7 +34,7 @@ export class LlmCacheAccounting {
       0,
       Math.round(found.entry.upstreamLatencyMs - (performance.now() - plan.startMs)),
     );
-    this.cache.count(LLM_STATS_HASH, {
+    this.count(plan, {
       [status === 'hit' ? 'hits' : 'coalesced']: 1,
       tokensSaved: tokens,
       costSavedUsd: costUsd,
@@ -64,22 +64,28 @@ export class LlmCacheAccounting {
 
   refuseIfOnlyIfCached(plan: LlmCallPlan): void {
     if (!plan.control.onlyIfCached) return;
-    this.cache.count(LLM_STATS_HASH, { misses: 1 });
+    this.count(plan, { misses: 1 });
     this.metrics.recordResult('miss');
     throw new LlmCacheMissError();
   }
 
   /** Counts a provider failure and returns it as the `LlmProviderError` the caller gets. */
-  failed(err: unknown): LlmProviderError {
+  failed(err: unknown, plan: LlmCallPlan): LlmProviderError {
     const error = toLlmProviderError(err);
     this.metrics.recordResult('error');
-    this.cache.count(LLM_STATS_HASH, { errors: 1 });
+    this.count(plan, { errors: 1 });
     return error;
   }
 
-  /** Counters shared by every instance on the same Redis (empty while Redis is unavailable). */
-  async stats(): Promise<LlmCacheStats> {
-    const c = await this.cache.readCounters(LLM_STATS_HASH);
+  /**
+   * Counters shared by every instance on the same Redis (empty while Redis is unavailable, or
+   * `RedisUnavailableError` with `{ requireRedis: true }`): all tenants', or one tenant's own when `tenant` is given.
+   */
+  async stats(tenant?: string, options: RequireRedisOption = {}): Promise<LlmCacheStats> {
+    const c = await this.cache.readCounters(
+      tenant === undefined ? LLM_STATS_HASH : llmTenantStatsHash(tenant),
+      options,
+    );
     const hits = c.hits ?? 0;
     const coalesced = c.coalesced ?? 0;
     const misses = c.misses ?? 0;
@@ -97,8 +103,15 @@ export class LlmCacheAccounting {
     };
   }
 
-  async resetStats(): Promise<void> {
-    await this.cache.resetCounters(LLM_STATS_HASH);
+  /** Resets the all-tenants counters, or one tenant's own when `tenant` is given. */
+  async resetStats(tenant?: string): Promise<void> {
+    await this.cache.resetCounters(tenant === undefined ? LLM_STATS_HASH : llmTenantStatsHash(tenant));
+  }
+
+  /** Every outcome is counted twice: in the all-tenants hash (admin view) and in the plan's tenant's own. */
+  protected count(plan: LlmCallPlan, fields: Record<string, number>): void {
+    this.cache.count(LLM_STATS_HASH, fields);
+    this.cache.count(llmTenantStatsHash(plan.tenant), fields);
   }
 
   protected account(
@@ -110,8 +123,8 @@ export class LlmCacheAccounting {
   ): void {
     const label: LlmCacheResultLabel = status === 'refresh' ? 'miss' : status;
     this.metrics.recordResult(label);
-    if (status === 'miss' || status === 'refresh') this.cache.count(LLM_STATS_HASH, { misses: 1 });
-    if (status === 'bypass') this.cache.count(LLM_STATS_HASH, { bypasses: 1 });
+    if (status === 'miss' || status === 'refresh') this.count(plan, { misses: 1 });
+    if (status === 'bypass') this.count(plan, { bypasses: 1 });
     const ctx = LlmRequestContext.current();
     if (ctx) {
       const cached = status === 'hit' || status === 'coalesced';

@@ -1,37 +1,30 @@
-/** A `Cache-Control` directive or body `cache` field that cannot be honoured as written. */
-export class LlmCacheControlError extends Error {
+import { CacheControlError, HttpStatusError } from '@llm-cache/redis-cache';
+
+/** A `Cache-Control` directive or body `cache` field that cannot be honoured as written (400). */
+export class LlmCacheControlError extends CacheControlError {
   override readonly name = 'LlmCacheControlError';
-  readonly status = 400;
-  readonly type = 'invalid_request_error';
   constructor(
     message: string,
-    /** The directive or field that was wrong, e.g. `max-age`. */
-    readonly param: string,
+    /** The directive or field that was wrong, e.g. `max-age` or `cache.no-store`. */
+    param: string,
   ) {
-    super(message);
+    super(message, param);
   }
 }
 
 /** `only-if-cached` was asked and there is no usable entry (RFC 9111: 504). */
-export class LlmCacheMissError extends Error {
+export class LlmCacheMissError extends HttpStatusError {
   override readonly name = 'LlmCacheMissError';
-  readonly status = 504;
-  readonly type = 'cache_miss';
-  readonly code = 'only_if_cached';
   constructor(message = 'only-if-cached: no cached response for this request') {
-    super(message);
+    super(message, { status: 504, type: 'cache_miss', code: 'only_if_cached' });
   }
 }
 
-/** A chat-completions body that is not valid; `param` is the path of the offending field. */
-export class LlmRequestValidationError extends Error {
+/** A chat-completions body that is not valid (400); `param` is the path of the offending field. */
+export class LlmRequestValidationError extends HttpStatusError {
   override readonly name = 'LlmRequestValidationError';
-  readonly status = 400;
-  readonly type = 'invalid_request_error';
-  constructor(
-    message: string,
-    readonly param: string,
-  ) {
-    super(message);
+  declare readonly param: string;
+  constructor(message: string, param: string) {
+    super(message, { status: 400, type: 'invalid_request_error', param });
   }
 }

@@ -9,7 +9,11 @@ import type { ModelPrice } from './pricing.js';
 export interface CoalescingOptions {
   /** One provider call per key at a time, in-process and across processes (default true). */
   enabled?: boolean;
-  /** Expiry of the cross-process leader lock; must outlive a slow generation. */
+  /**
+   * Expiry of the cross-process leader lock. A working leader extends it every third of this, so it is not a
+   * bound on a generation's length: it is how long a leader may stay silent (before its first chunk, between two
+   * chunks) and how long a crashed leader's lock blocks others.
+   */
   lockTtlMs?: number;
   /** How long a follower waits for the leader's entry before calling the provider itself. */
   waitTimeoutMs?: number;
@@ -34,8 +38,10 @@ export interface LlmCacheModuleOptions {
   coalescing?: CoalescingOptions;
   /** Store answers cut off by max_tokens (`finish_reason: "length"`); off by default. */
   storeLengthFinish?: boolean;
-  /** Upper bound of `messages.length` accepted by the validator. */
+  /** Upper bound of `messages.length` accepted by the request validator (default 256). */
   maxMessages?: number;
+  /** Deepest nesting of objects and arrays the request validator accepts anywhere in a body (default 64). */
+  maxRequestDepth?: number;
 }
 
 export interface ResolvedLlmCacheOptions {
@@ -49,6 +55,7 @@ export interface ResolvedLlmCacheOptions {
   coalescing: Required<CoalescingOptions>;
   storeLengthFinish: boolean;
   maxMessages: number;
+  maxRequestDepth: number;
 }
 
 export interface LlmCacheModuleExtras {

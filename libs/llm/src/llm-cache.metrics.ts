@@ -1,6 +1,10 @@
 import { Injectable } from '@nestjs/common';
-import type { Counter, Histogram } from '@opentelemetry/api';
-import { DURATION_BUCKETS_S, loadMetricService } from '@llm-cache/redis-cache';
+import {
+  DURATION_BUCKETS_S,
+  loadMetricService,
+  type MetricCounter as Counter,
+  type MetricRecorder as Histogram,
+} from '@llm-cache/redis-cache';
 
 export type LlmCacheResultLabel = 'hit' | 'miss' | 'bypass' | 'coalesced' | 'error';
 const RESULTS: LlmCacheResultLabel[] = ['hit', 'miss', 'bypass', 'coalesced', 'error'];

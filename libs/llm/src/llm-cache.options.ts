@@ -7,6 +7,7 @@ import {
   DEFAULT_POLL_INTERVAL_MS,
   DEFAULT_WAIT_TIMEOUT_MS,
 } from './llm.constants.js';
+import { DEFAULT_MAX_REQUEST_DEPTH } from './request.validator.js';
 
 /** Applies defaults and rejects out-of-range options with a message naming the option. */
 export function resolveLlmCacheOptions(options: LlmCacheModuleOptions = {}): ResolvedLlmCacheOptions {
@@ -42,6 +43,7 @@ export function resolveLlmCacheOptions(options: LlmCacheModuleOptions = {}): Res
     },
     storeLengthFinish: options.storeLengthFinish ?? false,
     maxMessages: positive('maxMessages', options.maxMessages ?? DEFAULT_MAX_MESSAGES),
+    maxRequestDepth: positive('maxRequestDepth', options.maxRequestDepth ?? DEFAULT_MAX_REQUEST_DEPTH),
   };
 }
 

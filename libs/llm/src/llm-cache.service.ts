@@ -1,5 +1,9 @@
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
-import { RedisCacheService } from '@llm-cache/redis-cache';
+import {
+  RedisCacheService,
+  type DeleteByPatternResult,
+  type RequireRedisOption,
+} from '@llm-cache/redis-cache';
 import { untilAborted } from './abortable.js';
 import { CacheKeyPolicy, type CacheKeyExplanation } from './cache-key.policy.js';
 import { isCacheableUnder } from './determinism.policy.js';
@@ -174,20 +178,40 @@ export class LlmCacheService {
     return accounting.finishStream(plan, { ...outcome.result, cached: false, status, key: plan.key });
   }
 
-  /** Deletes entries under `<prefix>:llm:<pattern>` (never locks or stats); resolves to the count deleted. */
+  /**
+   * Deletes entries under `<prefix>:llm:<pattern>` (never locks or stats); resolves to the count deleted, failing
+   * open (0 when Redis is unavailable). An admin endpoint wants `deleteLlmEntries()`, which tells the two apart.
+   */
   async clearLlmCache(pattern = '*'): Promise<number> {
     if (typeof pattern !== 'string' || pattern.length === 0)
       throw new RangeError('pattern must be a non-empty string');
     return this.cache.clear(`${LLM_KEY_NAMESPACE}:${pattern}`);
   }
 
-  /** Counters shared by every instance on the same Redis (empty while Redis is unavailable). */
-  getCacheStats(): Promise<LlmCacheStats> {
-    return this.accounting.stats();
+  /**
+   * Deletes entries under `<prefix>:llm:<pattern>`: `{ deleted, complete }` (`complete: false` when `deadlineMs`
+   * cut the scan), or `RedisUnavailableError` (with `reason` and `deletedBeforeFailure`) when Redis cannot be asked.
+   */
+  async deleteLlmEntries(
+    pattern: string,
+    options: { deadlineMs?: number } = {},
+  ): Promise<DeleteByPatternResult> {
+    if (typeof pattern !== 'string' || pattern.length === 0)
+      throw new RangeError('pattern must be a non-empty string');
+    return this.cache.deleteByPattern(`${LLM_KEY_NAMESPACE}:${pattern}`, options);
   }
 
-  resetCacheStats(): Promise<void> {
-    return this.accounting.resetStats();
+  /**
+   * Counters shared by every instance on the same Redis: every tenant's together, or only `tenant`'s own (what a
+   * tenant may be shown). Empty while Redis is unavailable, or `RedisUnavailableError` with `{ requireRedis: true }`.
+   */
+  getCacheStats(tenant?: string, options: RequireRedisOption = {}): Promise<LlmCacheStats> {
+    return this.accounting.stats(tenant === undefined ? undefined : checkTenant(tenant), options);
+  }
+
+  /** Zeroes the all-tenants counters, or only `tenant`'s own. */
+  resetCacheStats(tenant?: string): Promise<void> {
+    return this.accounting.resetStats(tenant === undefined ? undefined : checkTenant(tenant));
   }
 
   /** Which fields went into the key of a request (names and hashes, no content). */
@@ -197,8 +221,7 @@ export class LlmCacheService {
   ): CacheKeyExplanation {
     const provider = this.resolveProvider(options.provider);
     const tenant = checkTenant(options.tenant ?? LlmRequestContext.current()?.tenant ?? DEFAULT_TENANT);
-    const { cache: _ignored, ...rest } = request as ChatCompletionRequest & { cache?: unknown };
-    return this.keyPolicy.explain(rest as ChatCompletionRequest, tenant, provider.identity);
+    return this.keyPolicy.explain(request, tenant, provider.identity);
   }
 
   /** Resolves a call's plan; throws `LlmRequestValidationError` for a bad request. */
@@ -209,9 +232,12 @@ export class LlmCacheService {
   ): LlmCallPlan {
     const ctx = LlmRequestContext.current();
     const resolvedProvider = this.resolveProvider(provider);
-    validateChatCompletionRequest(request, { maxMessages: this.options.maxMessages });
-    const { cache: _ignored, ...rest } = request as ChatCompletionRequest & { cache?: unknown };
-    const effective: ChatCompletionRequest = { ...rest };
+    // The one validation of a chat-completion request, with the module's limits (callers pass bodies as received).
+    validateChatCompletionRequest(request, {
+      maxMessages: this.options.maxMessages,
+      maxDepth: this.options.maxRequestDepth,
+    });
+    const effective: ChatCompletionRequest = { ...request };
     if (options.defaultTemperature !== undefined && effective.temperature == null) {
       effective.temperature = options.defaultTemperature;
     }

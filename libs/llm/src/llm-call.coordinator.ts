@@ -15,7 +15,8 @@ export type Coordinated<R> = { role: 'follower'; found: Found } | { role: 'leade
 export type Release = (handoff?: LlmCacheEntry | 'alone') => Promise<void>;
 /**
  * A leader's work: `release` as above; `followers()` counts the callers of this process waiting for it now;
- * `boundMs`, when others may wait for it (a flight and a lock), is how long its work may take at most.
+ * `boundMs`, when others may wait for it (a flight and a lock), is the longest its work may stay silent (a stream:
+ * between two chunks). The lock is extended while the leader runs, so a long, healthy answer is never cut.
  */
 export type Lead<R> = (release: Release, followers: () => number, boundMs?: number) => Promise<R>;
 
@@ -97,7 +98,9 @@ export class LlmCallCoordinator {
       flight.settle({ ok: false });
       throw err;
     }
+    const keeper = token ? this.keepLock(plan.lockKey!, token) : undefined;
     const release: Release = async (handoff) => {
+      keeper?.stop();
       // The lock first: a follower of this process that leads next must not find our stale lock and wait on it.
       if (token) await this.cache.releaseLock(plan.lockKey!, token);
       flight.settle(
@@ -115,6 +118,35 @@ export class LlmCallCoordinator {
       this.options.coalescing.lockTtlMs,
     );
     return { role: 'leader', result };
+  }
+
+  /**
+   * Extends the lock (owner-checked) every third of its TTL while the leader works, so an answer that takes longer
+   * than `lockTtlMs` keeps it and no second leader starts elsewhere. The leader's own silence bound (the stream idle
+   * timeout, the provider's timeout) is what ends a stuck call; the lock only mirrors that it is still alive. A lost
+   * lock (expired during a Redis outage and taken by another owner) is not extended again.
+   */
+  protected keepLock(lockKey: string, token: string): { stop(): void } {
+    const { lockTtlMs } = this.options.coalescing;
+    let stopped = false;
+    const timer = setInterval(
+      () => {
+        void this.cache.extendLock(lockKey, token, lockTtlMs).then((held) => {
+          if (!held && !stopped && this.cache.isAvailable()) {
+            stopped = true;
+            clearInterval(timer);
+          }
+        });
+      },
+      Math.max(1, Math.floor(lockTtlMs / 3)),
+    );
+    timer.unref();
+    return {
+      stop: () => {
+        stopped = true;
+        clearInterval(timer);
+      },
+    };
   }
 
   /**

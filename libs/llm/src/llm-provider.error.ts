@@ -1,3 +1,4 @@
+import { HttpStatusError } from '@llm-cache/redis-cache';
 import { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
 
 /** Statuses a provider failure is reported with; anything else upstream collapses into one of these. */
@@ -8,12 +9,9 @@ export type LlmProviderErrorStatus = 400 | 401 | 403 | 404 | 408 | 413 | 422 | 4
  * status (the caller's request was wrong); upstream 5xx become 502 (the gateway is fine, its upstream is not);
  * connection failures 502; timeouts 504; a caller abort 408.
  */
-export class LlmProviderError extends Error {
+export class LlmProviderError extends HttpStatusError {
   override readonly name = 'LlmProviderError';
-  readonly status: LlmProviderErrorStatus;
-  readonly type: string;
-  readonly code: string | null;
-  readonly param: string | null;
+  declare readonly status: LlmProviderErrorStatus;
 
   constructor(
     message: string,
@@ -25,16 +23,7 @@ export class LlmProviderError extends Error {
       cause?: unknown;
     },
   ) {
-    super(message, init.cause === undefined ? undefined : { cause: init.cause });
-    this.status = init.status;
-    this.type = init.type ?? defaultType(init.status);
-    this.code = init.code ?? null;
-    this.param = init.param ?? null;
-  }
-
-  /** The OpenAI error body for this error. */
-  toJSON(): { error: { message: string; type: string; code: string | null; param: string | null } } {
-    return { error: { message: this.message, type: this.type, code: this.code, param: this.param } };
+    super(message, { ...init, type: init.type ?? defaultType(init.status) });
   }
 }
 

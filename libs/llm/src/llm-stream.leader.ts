@@ -34,30 +34,35 @@ export class LlmStreamLeader {
    * A streamed miss: the upstream is read by a pump into a buffer (captured for the cache) while the caller reads the
    * buffer. An upstream error or an incomplete answer stores nothing. The caller stopping early or aborting cancels
    * the upstream call only when no follower in this process waits for it; otherwise the caller alone stops being
-   * served and the answer is still captured, stored and handed to the followers. A coordinated leader's whole
-   * capture is bounded by `capMs` (`coalescing.lockTtlMs`: past it the lock may be someone else's, and the key of
-   * this process has been held long enough); a stream nobody can wait for is bounded by the provider's idle timeout.
+   * served and the answer is still captured, stored and handed to the followers. A coordinated leader may stay
+   * silent at most `idleMs` (`coalescing.lockTtlMs`) before its first chunk and between two chunks; its duration
+   * is not bounded (the coordinator extends the lock while it runs), so a long, healthy stream is never cut. A
+   * stream nobody can wait for is bounded by the provider's idle timeout.
    */
   async leadStream(
     plan: LlmCallPlan,
     includeUsage: boolean,
     release: Release,
     followers: () => number = () => 0,
-    capMs?: number,
+    idleMs?: number,
   ): Promise<{ stream: AsyncIterable<ChatCompletionChunk>; storedPromise: Promise<boolean> }> {
     const t0 = performance.now();
     const stop = this.upstream.abortFor(plan, followers);
     let capped = false;
-    const cap =
-      capMs === undefined
-        ? undefined
-        : setTimeout(() => {
-            capped = true;
-            stop.abort();
-          }, capMs);
-    cap?.unref();
+    let cap: NodeJS.Timeout | undefined;
+    /** (Re)starts the silence bound: called before the first chunk and on every chunk. */
+    const rearm = () => {
+      if (idleMs === undefined) return;
+      clearTimeout(cap);
+      cap = setTimeout(() => {
+        capped = true;
+        stop.abort();
+      }, idleMs);
+      cap.unref();
+    };
+    rearm();
     const cappedError = () =>
-      new LlmProviderError(`upstream stream still running after ${capMs} ms (coalescing.lockTtlMs)`, {
+      new LlmProviderError(`upstream stream silent for ${idleMs} ms (coalescing.lockTtlMs)`, {
         status: 504,
         type: 'timeout',
         code: 'upstream_timeout',
@@ -84,8 +89,13 @@ export class LlmStreamLeader {
       let handoff: LlmCacheEntry | 'alone' | undefined;
       let stored = false;
       try {
-        const clean = await this.pump(upstream, broadcast, stop.signal, () =>
-          capped ? cappedError() : undefined,
+        const clean = await this.pump(
+          plan,
+          upstream,
+          broadcast,
+          stop.signal,
+          () => (capped ? cappedError() : undefined),
+          rearm,
         );
         this.accounting.streamEnded(plan);
         if (clean && !broadcast.isCapturing) handoff = 'alone';
@@ -146,10 +156,12 @@ export class LlmStreamLeader {
    * as `signal` aborts, even if the provider does not notice; `abortError` names a reason other than the caller.
    */
   protected async pump(
+    plan: LlmCallPlan,
     upstream: UpstreamStream,
     broadcast: ChunkBroadcast,
     signal: AbortSignal,
     abortError: () => LlmProviderError | undefined,
+    onChunk: () => void = () => undefined,
   ): Promise<boolean> {
     let onAbort: (() => void) | undefined;
     const aborted = new Promise<never>((_, reject) => {
@@ -162,13 +174,14 @@ export class LlmStreamLeader {
       while (!step.done) {
         if (!isWellFormedChunk(step.value)) throw malformedResponse();
         broadcast.push(step.value);
+        onChunk();
         step = await Promise.race([upstream.iterator.next(), aborted]);
       }
       if (signal.aborted) throw abortError() ?? callerAborted('stream aborted by the caller');
       broadcast.end();
       return true;
     } catch (err) {
-      broadcast.end(this.accounting.failed(abortError() ?? err));
+      broadcast.end(this.accounting.failed(abortError() ?? err, plan));
       // Not awaited: a provider that ignores the abort must not keep the leader (and its followers) waiting.
       void upstream.iterator.return?.().catch(() => undefined);
       return false;

@@ -30,9 +30,9 @@ export class LlmUpstream {
     try {
       response = await plan.provider.complete(request as ChatCompletionRequest, { signal });
     } catch (err) {
-      throw this.accounting.failed(err);
+      throw this.accounting.failed(err, plan);
     }
-    if (!isWellFormedCompletion(response)) throw this.accounting.failed(malformedResponse());
+    if (!isWellFormedCompletion(response)) throw this.accounting.failed(malformedResponse(), plan);
     return response;
   }
 
@@ -47,11 +47,11 @@ export class LlmUpstream {
     try {
       first = await iterator.next();
     } catch (err) {
-      throw this.accounting.failed(err);
+      throw this.accounting.failed(err, plan);
     }
     if (!first.done && !isWellFormedChunk(first.value)) {
       void iterator.return?.().catch(() => undefined);
-      throw this.accounting.failed(malformedResponse());
+      throw this.accounting.failed(malformedResponse(), plan);
     }
     return { iterator, first };
   }
@@ -66,13 +66,13 @@ export class LlmUpstream {
     try {
       let step = upstream.first;
       while (!step.done) {
-        if (!isWellFormedChunk(step.value)) throw this.accounting.failed(malformedResponse());
+        if (!isWellFormedChunk(step.value)) throw this.accounting.failed(malformedResponse(), plan);
         const out = chunkForClient(step.value, includeUsage);
         if (out) yield out;
         try {
           step = await upstream.iterator.next();
         } catch (err) {
-          throw this.accounting.failed(err);
+          throw this.accounting.failed(err, plan);
         }
       }
       clean = true;

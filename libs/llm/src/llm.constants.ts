@@ -12,6 +12,10 @@ export const LLM_KEY_NAMESPACE = 'llm';
 export const LLM_LOCK_NAMESPACE = 'llm-lock';
 /** Shared counters (hits, misses, tokens saved, …) in one Redis hash. */
 export const LLM_STATS_HASH = 'llm-stats';
+/** One tenant's own counters (`<prefix>:llm-stats:tenant:<tenant>`), so a tenant can be shown only its numbers. */
+export function llmTenantStatsHash(tenant: string): string {
+  return `${LLM_STATS_HASH}:tenant:${tenant}`;
+}
 
 /** Bump when the canonical form changes, so old entries are never read with a new meaning. */
 export const DEFAULT_KEY_SCHEMA_VERSION = 1;

@@ -18,8 +18,14 @@ export interface CacheBackend {
   exists(keys: string[]): Promise<number>;
   /** Deletes the key only while it still holds `expected` (lock release by its owner). */
   deleteIfEquals(key: string, expected: string): Promise<boolean>;
-  /** SCAN + UNLINK of every key matching a glob, on every master; returns how many were deleted. */
-  scanDelete(match: string): Promise<number>;
+  /**
+   * SCAN + UNLINK of every key matching a glob, on every master. Stops between two SCAN pages once `deadlineAtMs`
+   * (epoch ms) has passed: `complete: false`, with the count so far. `onDeleted` hears every batch as it is
+   * deleted, so a caller still knows the count when a later batch fails.
+   */
+  scanDelete(match: string, options?: ScanDeleteOptions): Promise<{ deleted: number; complete: boolean }>;
+  /** Sets a new TTL only while the key still holds `expected` (a lock extended by its owner); true if it did. */
+  expireIfEquals(key: string, expected: string, ttlMs: number): Promise<boolean>;
   /** Adds to numeric fields of a hash (HINCRBYFLOAT) and keeps the hash alive for `ttlMs`. */
   incrementHash(key: string, fields: Record<string, number>, ttlMs: number): Promise<void>;
   getHash(key: string): Promise<Record<string, string>>;
@@ -28,4 +34,11 @@ export interface CacheBackend {
   info(): Promise<Array<{ address: string; text: string }>>;
   /** Registers a callback for connection state changes. */
   onStateChange(listener: (state: 'connected' | 'disconnected' | 'connecting') => void): void;
+  /** Registers a callback for connection-level errors (auth, DNS, TLS, refused), which no command reports itself. */
+  onError?(listener: (err: Error) => void): void;
+}
+
+export interface ScanDeleteOptions {
+  deadlineAtMs?: number;
+  onDeleted?: (count: number) => void;
 }

@@ -7,8 +7,10 @@ import {
 
 /**
  * Caches a route's JSON answer in Redis through `RedisCacheInterceptor` (GET and HEAD unless `methods` says
- * otherwise). The default key ignores who asks: use it on answers that are the same for every caller, or extend
- * the interceptor's `getCacheKeyParts`. Bad options throw here, at start-up, naming the field.
+ * otherwise). The default key is method + path + sorted query (+ the body for an opted-in method) + `request.tenant`
+ * when an auth guard set one: tenants never share an entry, but within a tenant every caller gets the same answer —
+ * extend the interceptor's `getCacheKeyParts` on routes whose answer depends on the user. Bad options throw here,
+ * at start-up, naming the field.
  */
 export function CacheResponse(options: CacheResponseOptions = {}): MethodDecorator & ClassDecorator {
   const { ttlMs, methods } = options;

@@ -1,4 +1,4 @@
-import type { CacheBackend } from './cache-backend.interface.js';
+import type { CacheBackend, ScanDeleteOptions } from './cache-backend.interface.js';
 
 interface MemoryItem {
   value: Buffer | string;
@@ -67,16 +67,28 @@ export class MemoryBackend implements CacheBackend {
     return this.items.delete(key);
   }
 
-  async scanDelete(match: string): Promise<number> {
-    const re = globToRegExp(match);
+  async expireIfEquals(key: string, expected: string, ttlMs: number): Promise<boolean> {
+    const item = this.live(key);
+    if (!item || item.value.toString() !== expected) return false;
+    item.expiresAtMs = this.now() + ttlMs;
+    return true;
+  }
+
+  // In-process and bounded by `maxItems`: one pass, no deadline needed.
+  async scanDelete(
+    match: string,
+    options: ScanDeleteOptions = {},
+  ): Promise<{ deleted: number; complete: boolean }> {
+    const glob = compileGlob(match);
     let n = 0;
     for (const key of [...this.items.keys()]) {
-      if (re.test(key) && this.live(key)) {
+      if (glob.test(key) && this.live(key)) {
         this.items.delete(key);
         n++;
       }
     }
-    return n;
+    options.onDeleted?.(n);
+    return { deleted: n, complete: true };
   }
 
   // The TTL is not applied: counter hashes are few and live as long as the process.
@@ -110,46 +122,76 @@ export class MemoryBackend implements CacheBackend {
   }
 }
 
+/** A compiled Redis glob: `test()` runs in O(pattern × key) time whatever the pattern. */
+export interface GlobMatcher {
+  test(text: string): boolean;
+}
+
+type GlobToken = { star: true } | { star: false; matches: (c: string) => boolean };
+
 /**
- * Redis glob → RegExp, for the in-memory SCAN MATCH, following Redis' `stringmatchlen`: `*`, `?`, `\x` (literal
- * x), classes `[abc]`, `[^abc]`, `[a-z]` (reversed ranges allowed), `\` escapes inside a class, and an unterminated
- * `[` that runs to the end of the pattern.
+ * Redis glob matcher for the in-memory SCAN MATCH, following Redis' `stringmatchlen`: `*`, `?`, `\x` (literal x),
+ * classes `[abc]`, `[^abc]`, `[a-z]` (reversed ranges allowed), `\` escapes inside a class, and an unterminated `[`
+ * that runs to the end of the pattern. Not a RegExp: a backtracking engine takes exponential time on patterns such
+ * as `*?*?*?…a` (an admin-supplied pattern must not be able to stall the process); the matcher below backtracks
+ * only to the last `*`, which is linear per star.
  */
-export function globToRegExp(glob: string): RegExp {
-  let re = '';
+export function compileGlob(glob: string): GlobMatcher {
+  const tokens: GlobToken[] = [];
   for (let i = 0; i < glob.length; i++) {
     const c = glob[i];
-    if (c === '\\' && i + 1 < glob.length) re += escapeRe(glob[++i]);
-    else if (c === '*') re += '[\\s\\S]*';
-    else if (c === '?') re += '[\\s\\S]';
+    if (c === '\\' && i + 1 < glob.length) tokens.push(literal(glob[++i]));
+    else if (c === '*') {
+      if (!tokens.at(-1)?.star) tokens.push({ star: true });
+    } else if (c === '?') tokens.push({ star: false, matches: () => true });
     else if (c === '[') {
       let j = i + 1;
       const negate = glob[j] === '^';
       if (negate) j++;
-      const parts: string[] = [];
+      const singles = new Set<string>();
+      const ranges: Array<[string, string]> = [];
       while (j < glob.length && glob[j] !== ']') {
         if (glob[j] === '\\' && j + 1 < glob.length) {
-          parts.push(escapeClass(glob[j + 1]));
+          singles.add(glob[j + 1]);
           j += 2;
         } else if (j + 2 < glob.length && glob[j + 1] === '-') {
           const [lo, hi] = [glob[j], glob[j + 2]].sort();
-          parts.push(`${escapeClass(lo)}-${escapeClass(hi)}`);
+          ranges.push([lo, hi]);
           j += 3;
-        } else parts.push(escapeClass(glob[j++]));
+        } else singles.add(glob[j++]);
       }
+      const inClass = (ch: string) => singles.has(ch) || ranges.some(([lo, hi]) => ch >= lo && ch <= hi);
       // An empty class matches nothing; an empty negated one matches any single character (as in Redis).
-      if (parts.length === 0) re += negate ? '[\\s\\S]' : '(?!)';
-      else re += `[${negate ? '^' : ''}${parts.join('')}]`;
+      tokens.push({ star: false, matches: negate ? (ch) => !inClass(ch) : inClass });
       i = j;
-    } else re += escapeRe(c);
+    } else tokens.push(literal(c));
   }
-  return new RegExp(`^${re}$`);
+  return { test: (text) => matchTokens(tokens, text) };
 }
 
-function escapeRe(c: string): string {
-  return c.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+function literal(c: string): GlobToken {
+  return { star: false, matches: (ch) => ch === c };
 }
 
-function escapeClass(c: string): string {
-  return c.replace(/[\\\]^[-]/g, '\\$&');
+/** Greedy wildcard match that, on a mismatch, retries only from the most recent `*` (one key position further). */
+function matchTokens(tokens: GlobToken[], text: string): boolean {
+  let t = 0;
+  let s = 0;
+  let starT = -1;
+  let starS = 0;
+  while (s < text.length) {
+    const token = tokens[t];
+    if (token && !token.star && token.matches(text[s])) {
+      t++;
+      s++;
+    } else if (token?.star) {
+      starT = t++;
+      starS = s;
+    } else if (starT >= 0) {
+      t = starT + 1;
+      s = ++starS;
+    } else return false;
+  }
+  while (tokens[t]?.star) t++;
+  return t === tokens.length;
 }

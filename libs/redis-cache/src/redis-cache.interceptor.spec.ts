@@ -19,6 +19,9 @@ class KeyProbe extends RedisCacheInterceptor {
   ttl(ctx: ExecutionContext): number {
     return this.getTtlMs(ctx);
   }
+  directives(ctx: ExecutionContext): { noStore: boolean; noCache: boolean } {
+    return this.getRequestDirectives(ctx);
+  }
 }
 
 class Routes {
@@ -124,6 +127,20 @@ describe('RedisCacheInterceptor key derivation', () => {
 
   it('writes canonical JSON with object keys sorted at every level, arrays kept in order', () => {
     expect(canonicalJson({ b: 1, a: { d: [2, 1], c: null } })).toBe('{"a":{"c":null,"d":[2,1]},"b":1}');
+  });
+
+  it('honours no-store / no-cache from Cache-Control and ignores a malformed max-age it does not use', () => {
+    const withHeader = (value: string | string[]) => {
+      const ctx = http('GET', '/a');
+      ctx.switchToHttp().getRequest().headers['cache-control'] = value;
+      return ctx;
+    };
+    expect(probe.directives(withHeader('No-Store'))).toEqual({ noStore: true, noCache: false });
+    expect(probe.directives(withHeader(['max-age=soon', 'no-cache']))).toEqual({
+      noStore: false,
+      noCache: true,
+    });
+    expect(probe.directives(http('GET', '/a'))).toEqual({ noStore: false, noCache: false });
   });
 
   it('rejects bad @CacheResponse options at decoration time, naming the field', () => {

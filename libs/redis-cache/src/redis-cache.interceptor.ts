@@ -8,6 +8,7 @@ import {
 } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { defer, lastValueFrom, type Observable } from 'rxjs';
+import { parseCacheControlHeader } from './cache-control.js';
 import { cacheStatusHeaders, setResponseHeaders, type CacheOutcomeStatus } from './cache-status.js';
 import { RedisCacheService } from './redis-cache.service.js';
 
@@ -146,12 +147,17 @@ export class RedisCacheInterceptor implements NestInterceptor {
     return entry;
   }
 
-  /** `Cache-Control: no-store` bypasses the cache; `no-cache` skips the lookup but stores the fresh answer. */
+  /**
+   * `Cache-Control: no-store` bypasses the cache; `no-cache` skips the lookup but stores the fresh answer. Only
+   * these flags are honoured here, so a malformed value of another directive is ignored rather than failing a
+   * cacheable request.
+   */
   protected getRequestDirectives(context: ExecutionContext): { noStore: boolean; noCache: boolean } {
-    const header = this.getRequest(context).headers?.['cache-control'];
-    const text = (Array.isArray(header) ? header.join(',') : (header ?? '')).slice(0, 1024);
-    const names = new Set(text.split(',').map((d) => d.split('=')[0].trim().toLowerCase()));
-    return { noStore: names.has('no-store'), noCache: names.has('no-cache') };
+    const { noStore, noCache } = parseCacheControlHeader(
+      this.getRequest(context).headers?.['cache-control'],
+      'ignore',
+    );
+    return { noStore: !!noStore, noCache: !!noCache };
   }
 
   /** Called with what the cache decided, before the body is sent. */

@@ -1,17 +1,10 @@
 import { Injectable } from '@nestjs/common';
-import type { Counter, Gauge, Histogram } from '@opentelemetry/api';
-import { createRequire } from 'node:module';
-import type { MetricService as MetricServiceType } from 'nestjs-otel';
-
-/**
- * nestjs-otel is CommonJS and requires the ESM-only @nestjs/common; loading it lazily (after Nest is evaluated)
- * keeps a static import from forming a require(esm) cycle under Jest's ESM loader.
- */
-export function loadMetricService(): MetricServiceType {
-  const require = createRequire(import.meta.url);
-  const { MetricService } = require('nestjs-otel') as typeof import('nestjs-otel');
-  return new MetricService();
-}
+import {
+  loadMetricService,
+  type MetricCounter as Counter,
+  type MetricRecorder as Gauge,
+  type MetricRecorder as Histogram,
+} from './metric-service.loader.js';
 
 export type RedisConnectionStatus = 'connected' | 'connecting' | 'disconnected';
 const STATUSES: RedisConnectionStatus[] = ['connected', 'connecting', 'disconnected'];

@@ -1,10 +1,6 @@
 import { Module, type Provider } from '@nestjs/common';
-import { CACHE_MANAGER } from '@nestjs/cache-manager';
-import { HealthIndicatorService } from '@nestjs/terminus';
-import { createCache } from 'cache-manager';
-import { Keyv } from 'keyv';
 import type { CacheBackend } from './cache-backend.interface.js';
-import { KeyvRedisCacheStore } from './keyv-redis-cache.store.js';
+import { CACHE_MANAGER, CACHE_MANAGER_NAMESPACE, createCacheManager } from './cache-manager.factory.js';
 import { MemoryBackend } from './memory.backend.js';
 import { createRedisClient } from './redis-client.factory.js';
 import {
@@ -21,8 +17,7 @@ import { RedisCacheService } from './redis-cache.service.js';
 import { RedisHealthIndicator } from './redis-health.indicator.js';
 import { RedisBackend } from './redis.backend.js';
 
-/** Keyv namespace of CACHE_MANAGER entries: `<prefix>:http:<key>`, apart from the LLM cache's keys. */
-export const CACHE_MANAGER_NAMESPACE = 'http';
+export { CACHE_MANAGER_NAMESPACE };
 
 const providers: Provider[] = [
   {
@@ -43,25 +38,21 @@ const providers: Provider[] = [
     inject: [REDIS_CACHE_BACKEND],
   },
   {
+    // null when the app does not install cache-manager + keyv (optional peers): then nothing injects it.
     provide: CACHE_MANAGER,
-    useFactory: (cache: RedisCacheService) => {
-      // Built by hand: Nest's `namespace` option double-prefixes with a bare store on keyv 5.
-      const store = new KeyvRedisCacheStore(cache);
-      const keyv = new Keyv({ store, namespace: CACHE_MANAGER_NAMESPACE });
-      return createCache({ stores: [keyv], ttl: cache.options.defaultTtlMs });
-    },
+    useFactory: (cache: RedisCacheService) => createCacheManager(cache),
     inject: [RedisCacheService],
   },
   RedisCacheMetrics,
   RedisCacheService,
   RedisCacheInterceptor,
-  HealthIndicatorService,
   RedisHealthIndicator,
 ];
 
 /**
  * One ioredis client (standalone, cluster or sentinel) owned by the module and shared by everything in it:
- * `RedisCacheService`, `CACHE_MANAGER` (so Nest's `CacheInterceptor` works on Redis) and the health indicator.
+ * `RedisCacheService`, `CACHE_MANAGER` (so Nest's `CacheInterceptor` works on Redis, when the app installs
+ * cache-manager and keyv) and the health indicator (for @nestjs/terminus, which the module itself does not need).
  * Quit on application shutdown (call `app.enableShutdownHooks()`).
  */
 @Module({

@@ -10,6 +10,11 @@ import type {
   RedisInfoSummary,
   ResolvedRedisCacheOptions,
 } from './redis-cache.interfaces.js';
+import {
+  describeRedisError,
+  RedisUnavailableError,
+  type DeleteByPatternResult,
+} from './redis-cache.errors.js';
 import { RedisCacheMetrics } from './redis-cache.metrics.js';
 import { parseRedisInfo, summarizeInfo } from './redis-info.parser.js';
 
@@ -17,6 +22,15 @@ import { parseRedisInfo, summarizeInfo } from './redis-info.parser.js';
 const STATS_TTL_MS = 30 * 24 * 60 * 60 * 1000;
 const FAILURE_LOG_INTERVAL_MS = 10_000;
 const MAX_PATTERN_LENGTH = 512;
+/** A pattern delete is an admin operation, not bounded by `commandTimeoutMs` but by this deadline by default. */
+const DEFAULT_DELETE_DEADLINE_MS = 30_000;
+/** How long past its deadline a pattern delete may take to finish its page in flight before it counts as hung. */
+const DELETE_GRACE_MS = 5_000;
+
+/** `requireRedis: true` → a `RedisUnavailableError` instead of the fail-open empty answer. */
+export interface RequireRedisOption {
+  requireRedis?: boolean;
+}
 
 export type LockResult =
   | { status: 'acquired'; token: string }
@@ -39,6 +53,13 @@ export class RedisCacheService implements OnModuleInit, OnApplicationShutdown {
   private statsTimer?: NodeJS.Timeout;
   private lastFailureLogMs = 0;
   private suppressedFailures = 0;
+  /** The last failure's `CAUSE: message`, so "unavailable" can say why even while the breaker skips Redis. */
+  private lastFailure?: string;
+  /** Connection errors are logged once per distinct cause until the connection is back. */
+  private loggedConnectionCause?: string;
+  private suppressedConnectionErrors = 0;
+  /** The breaker's state as last announced in the log: a failed half-open probe is no news. */
+  private announcedBreakerState: 'closed' | 'open' = 'closed';
 
   constructor(
     @Inject(REDIS_CACHE_BACKEND) protected readonly backend: CacheBackend,
@@ -53,8 +74,12 @@ export class RedisCacheService implements OnModuleInit, OnApplicationShutdown {
     backend.onStateChange((state) => {
       this.metrics.setConnectionStatus(state);
       // A fresh, ready connection is proof enough that Redis is back: stop skipping it.
-      if (state === 'connected') this.breaker.reset();
+      if (state === 'connected') {
+        this.breaker.reset();
+        this.onReconnected();
+      }
     });
+    backend.onError?.((err) => this.logConnectionError(err));
   }
 
   async onModuleInit(): Promise<void> {
@@ -179,16 +204,51 @@ export class RedisCacheService implements OnModuleInit, OnApplicationShutdown {
   }
 
   /**
-   * Deletes every key matching a Redis glob *under the module's prefix* (`clear('llm:*')` deletes
-   * `<prefix>:llm:*`), with SCAN + UNLINK on every master — never KEYS or FLUSHDB. Resolves to the count deleted;
-   * 0 when Redis is unavailable. Not bounded by `commandTimeoutMs` (it is an admin operation), but by 30 s.
+   * Deletes every key matching a Redis glob *under the module's prefix* (`deleteByPattern('llm:*')` deletes
+   * `<prefix>:llm:*`), with SCAN + UNLINK on every master — never KEYS or FLUSHDB. Not bounded by
+   * `commandTimeoutMs` (it is an admin operation) but by `deadlineMs`: a scan cut by it resolves to
+   * `{ deleted: <so far>, complete: false }`. Redis unavailable (or failing mid-scan) rejects with
+   * `RedisUnavailableError` (its `deletedBeforeFailure` says what was deleted already), never with a silent 0.
    */
-  async clear(pattern = '*'): Promise<number> {
+  async deleteByPattern(
+    pattern: string,
+    options: { deadlineMs?: number } = {},
+  ): Promise<DeleteByPatternResult> {
     if (typeof pattern !== 'string' || pattern.length === 0 || pattern.length > MAX_PATTERN_LENGTH) {
       throw new RangeError(`pattern must be a non-empty string of at most ${MAX_PATTERN_LENGTH} characters`);
     }
+    const deadlineMs = options.deadlineMs ?? DEFAULT_DELETE_DEADLINE_MS;
+    if (!Number.isFinite(deadlineMs) || deadlineMs <= 0)
+      throw new RangeError(`deadlineMs must be a positive number, got ${deadlineMs}`);
     const match = `${escapeGlob(this.options.keyPrefix)}:${pattern}`;
-    return this.run('clear', () => this.backend.scanDelete(match), 0, 30_000);
+    let deleted = 0;
+    try {
+      return await this.attempt(
+        'clear',
+        () =>
+          this.backend.scanDelete(match, {
+            deadlineAtMs: Date.now() + deadlineMs,
+            onDeleted: (n) => (deleted += n),
+          }),
+        deadlineMs + DELETE_GRACE_MS,
+      );
+    } catch (err) {
+      const unavailable = err as RedisUnavailableError;
+      throw new RedisUnavailableError(unavailable.reason, deleted, { cause: unavailable.cause });
+    }
+  }
+
+  /**
+   * `deleteByPattern()` failing open (for callers that only want best effort): the count deleted, whatever was
+   * deleted before a failure, 0 when Redis is unavailable.
+   */
+  async clear(pattern = '*'): Promise<number> {
+    try {
+      return (await this.deleteByPattern(pattern)).deleted;
+    } catch (err) {
+      if (err instanceof RedisUnavailableError) return err.deletedBeforeFailure;
+      throw err;
+    }
   }
 
   /**
@@ -222,6 +282,15 @@ export class RedisCacheService implements OnModuleInit, OnApplicationShutdown {
     return this.run('unlock', () => this.backend.deleteIfEquals(this.fullKey(key), token), false);
   }
 
+  /**
+   * Extends a lock's expiry to `ttlMs` from now, only while this owner still holds it (a Lua GET + PEXPIRE):
+   * a leader that is still working keeps its lock, and an expired lock taken over by another owner is left alone.
+   * False when the lock is no longer ours or Redis is unavailable.
+   */
+  async extendLock(key: string, token: string, ttlMs: number): Promise<boolean> {
+    return this.run('lock-extend', () => this.backend.expireIfEquals(this.fullKey(key), token, ttlMs), false);
+  }
+
   /** Whether a key exists (EXISTS: the value never travels), without counting a hit or miss; undefined on failure. */
   async exists(key: string): Promise<boolean | undefined> {
     let failed = false;
@@ -245,10 +314,16 @@ export class RedisCacheService implements OnModuleInit, OnApplicationShutdown {
     this.pendingCounters.set(hashKey, pending);
   }
 
-  /** Reads shared counters (after flushing this instance's pending increments). Empty when Redis is unavailable. */
-  async readCounters(hashKey: string): Promise<Record<string, number>> {
+  /**
+   * Reads shared counters (after flushing this instance's pending increments). Empty when Redis is unavailable,
+   * unless `requireRedis` (then `RedisUnavailableError`, so an admin endpoint does not report zeros as the truth).
+   */
+  async readCounters(hashKey: string, options: RequireRedisOption = {}): Promise<Record<string, number>> {
     await this.flushCounters();
-    const hash = await this.run('hgetall', () => this.backend.getHash(this.fullKey(hashKey)), {});
+    const read = () => this.backend.getHash(this.fullKey(hashKey));
+    const hash = options.requireRedis
+      ? await this.attempt('hgetall', read, this.options.commandTimeoutMs)
+      : await this.run('hgetall', read, {});
     return Object.fromEntries(Object.entries(hash).map(([f, v]) => [f, Number(v)]));
   }
 
@@ -290,9 +365,14 @@ export class RedisCacheService implements OnModuleInit, OnApplicationShutdown {
     );
   }
 
-  /** Parsed `INFO` (per master on a cluster) with a summary; `connected: false` when Redis is unavailable. */
-  async getCacheInfo(): Promise<RedisInfoSummary> {
-    const infos = await this.run('info', () => this.backend.info(), null, 5_000);
+  /**
+   * Parsed `INFO` (per master on a cluster) with a summary; `connected: false` when Redis is unavailable, or
+   * `RedisUnavailableError` (with the reason) when `requireRedis`.
+   */
+  async getCacheInfo(options: RequireRedisOption = {}): Promise<RedisInfoSummary> {
+    const infos = options.requireRedis
+      ? await this.attempt('info', () => this.backend.info(), 5_000)
+      : await this.run('info', () => this.backend.info(), null, 5_000);
     if (!infos) return { mode: this.options.mode, connected: false, nodes: [] };
     const nodes = infos.map(({ address, text }) => ({ address, info: parseRedisInfo(text) }));
     return { mode: this.options.mode, connected: true, ...summarizeInfo(nodes.map((n) => n.info)), nodes };
@@ -316,9 +396,23 @@ export class RedisCacheService implements OnModuleInit, OnApplicationShutdown {
     timeoutMs = this.options.commandTimeoutMs,
     onFailure?: (err?: unknown) => void,
   ): Promise<T> {
-    if (!this.breaker.tryAcquire()) {
-      onFailure?.();
+    try {
+      return await this.attempt(operation, call, timeoutMs);
+    } catch (err) {
+      // `cause` is undefined when the breaker skipped the call (nothing was sent).
+      onFailure?.((err as RedisUnavailableError).cause);
       return fallback;
+    }
+  }
+
+  /**
+   * `run` without the fallback: the same breaker, timeout, metrics and logging, but a failure rejects with
+   * `RedisUnavailableError` naming the cause. For the few callers that must tell "unavailable" from "empty".
+   */
+  protected async attempt<T>(operation: string, call: () => Promise<T>, timeoutMs: number): Promise<T> {
+    if (!this.breaker.tryAcquire()) {
+      const last = this.lastFailure ? ` (last failure: ${this.lastFailure})` : '';
+      throw new RedisUnavailableError(`circuit breaker open, Redis not tried${last}`);
     }
     const start = performance.now();
     try {
@@ -329,9 +423,10 @@ export class RedisCacheService implements OnModuleInit, OnApplicationShutdown {
     } catch (err) {
       this.breaker.recordFailure();
       this.metrics.recordOperation(operation, false, performance.now() - start);
-      this.logFailure(operation, err as Error);
-      onFailure?.(err);
-      return fallback;
+      const described = this.describeFailure(err);
+      this.lastFailure = described;
+      this.logFailure(operation, described);
+      throw new RedisUnavailableError(described, 0, { cause: err });
     }
   }
 
@@ -352,22 +447,64 @@ export class RedisCacheService implements OnModuleInit, OnApplicationShutdown {
     }
   }
 
+  /**
+   * Logs once per real state change: closed → open and back. A failed half-open probe (half-open → open) is the
+   * same outage continuing; logging it would print a line every `resetTimeoutMs` for as long as Redis is down.
+   */
   private onBreakerChange(state: CircuitState): void {
-    if (state === 'open')
-      this.logger.warn('Redis circuit breaker opened: skipping the cache until a probe succeeds');
-    else if (state === 'closed') this.logger.log('Redis circuit breaker closed: cache back in use');
+    if (state === 'open' && this.announcedBreakerState === 'closed') {
+      this.announcedBreakerState = 'open';
+      const last = this.lastFailure ? ` (last failure: ${this.lastFailure})` : '';
+      this.logger.warn(`Redis circuit breaker opened: skipping the cache until a probe succeeds${last}`);
+    } else if (state === 'closed' && this.announcedBreakerState === 'open') {
+      this.announcedBreakerState = 'closed';
+      this.logger.log('Redis circuit breaker closed: cache back in use');
+    }
   }
 
-  private logFailure(operation: string, err: Error): void {
+  /**
+   * `CAUSE: message`. A command on a connection that never came up fails with a generic "Stream isn't writeable";
+   * the cause (WRONGPASS, DNS, TLS) was in the connection's own error, so that one is named instead.
+   */
+  private describeFailure(err: unknown): string {
+    const described = describeRedisError(err);
+    if (this.loggedConnectionCause && /^(DISCONNECTED|UNKNOWN):/.test(described))
+      return `${described} (connection: ${this.loggedConnectionCause})`;
+    return described;
+  }
+
+  private logFailure(operation: string, described: string): void {
     const now = Date.now();
     if (now - this.lastFailureLogMs < FAILURE_LOG_INTERVAL_MS) {
       this.suppressedFailures++;
       return;
     }
     const suppressed = this.suppressedFailures ? ` (+${this.suppressedFailures} similar)` : '';
-    this.logger.warn(`Redis ${operation} failed, serving without cache: ${err.message}${suppressed}`);
+    this.logger.warn(`Redis ${operation} failed, serving without cache: ${described}${suppressed}`);
     this.lastFailureLogMs = now;
     this.suppressedFailures = 0;
+  }
+
+  /** Connection errors repeat on every reconnect attempt: logged once per distinct cause until reconnected. */
+  private logConnectionError(err: Error): void {
+    const described = describeRedisError(err);
+    this.lastFailure = described;
+    const cause = described.slice(0, described.indexOf(':'));
+    if (this.loggedConnectionCause?.startsWith(`${cause}:`)) {
+      this.suppressedConnectionErrors++;
+      return;
+    }
+    this.loggedConnectionCause = described;
+    this.suppressedConnectionErrors = 0;
+    this.logger.warn(`Redis connection error, serving without cache: ${described}`);
+  }
+
+  private onReconnected(): void {
+    if (!this.loggedConnectionCause) return;
+    const repeats = this.suppressedConnectionErrors ? ` (${this.suppressedConnectionErrors} repeats)` : '';
+    this.logger.log(`Redis connection ready again after: ${this.loggedConnectionCause}${repeats}`);
+    this.loggedConnectionCause = undefined;
+    this.suppressedConnectionErrors = 0;
   }
 }
 

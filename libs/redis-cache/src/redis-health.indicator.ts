@@ -1,5 +1,4 @@
 import { Injectable } from '@nestjs/common';
-import { HealthIndicatorService, type HealthIndicatorResult } from '@nestjs/terminus';
 import { RedisCacheService } from './redis-cache.service.js';
 
 export interface RedisHealthCheckOptions {
@@ -13,28 +12,44 @@ export interface RedisHealthCheckOptions {
 }
 
 /**
- * Terminus 12 indicator: PING with a timeout, its latency, the breaker state and the mode. Always returns a result
- * (up or down), never throws.
+ * One indicator's result, `{ [key]: { status, ...details } }`: the shape of Terminus' `HealthIndicatorResult`
+ * (assignable to it), declared here so this package does not need `@nestjs/terminus` (an optional peer) at run
+ * time or in its types.
+ */
+export type RedisHealthIndicatorResult<Key extends string = 'redis'> = Record<
+  Key,
+  { status: 'up' | 'down' } & Record<string, unknown>
+>;
+
+/**
+ * Indicator for Terminus' `HealthCheckService.check([() => redis.isHealthy()])`: PING with a timeout, its latency,
+ * the breaker state and the mode. Always returns a result (up or down), never throws. It builds the result itself
+ * (what Terminus 12's `HealthIndicatorService.check(key).up()/down()` does), so the module can provide it whether or
+ * not the app installs `@nestjs/terminus`.
  */
 @Injectable()
 export class RedisHealthIndicator {
-  constructor(
-    private readonly health: HealthIndicatorService,
-    private readonly cache: RedisCacheService,
-  ) {}
+  constructor(private readonly cache: RedisCacheService) {}
 
   async isHealthy<const Key extends string = 'redis'>(
     key: Key = 'redis' as Key,
     options: RedisHealthCheckOptions = {},
-  ): Promise<HealthIndicatorResult<Key>> {
-    const indicator = this.health.check(key);
+  ): Promise<RedisHealthIndicatorResult<Key>> {
     const base = { mode: this.cache.mode, circuit: this.cache.getCircuitState() };
     try {
       const latencyMs = await this.cache.ping(options.timeoutMs ?? 500);
-      return indicator.up({ ...base, latencyMs: Math.round(latencyMs * 100) / 100 });
+      return result(key, 'up', { ...base, latencyMs: Math.round(latencyMs * 100) / 100 });
     } catch (err) {
       const data = { ...base, message: (err as Error).message || 'unreachable' };
-      return options.required ? indicator.down(data) : indicator.up({ ...data, degraded: true });
+      return options.required ? result(key, 'down', data) : result(key, 'up', { ...data, degraded: true });
     }
   }
+}
+
+function result<Key extends string>(
+  key: Key,
+  status: 'up' | 'down',
+  data: Record<string, unknown>,
+): RedisHealthIndicatorResult<Key> {
+  return { [key]: { ...data, status } } as RedisHealthIndicatorResult<Key>;
 }

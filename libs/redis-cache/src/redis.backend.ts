@@ -1,20 +1,27 @@
 import { Cluster, type Redis } from 'ioredis';
-import type { CacheBackend } from './cache-backend.interface.js';
+import type { CacheBackend, ScanDeleteOptions } from './cache-backend.interface.js';
 import type { RedisClient } from './redis-client.factory.js';
 
 const SCAN_COUNT = 500;
 const UNLINK_BATCH = 500;
 const DELETE_IF_EQUALS = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
+const EXPIRE_IF_EQUALS = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end`;
 
 /** CacheBackend over one ioredis client (standalone, sentinel or cluster). */
 export class RedisBackend implements CacheBackend {
   readonly kind = 'redis' as const;
 
+  private readonly errorListeners: Array<(err: Error) => void> = [];
+
   constructor(readonly client: RedisClient) {
-    // Without a listener ioredis prints every failed reconnect attempt to stderr. Failures already reach callers
-    // as rejected commands (which the service absorbs and logs, rate-limited), so the events are only observed.
-    client.on('error', () => undefined);
-    if (client instanceof Cluster) client.on('node error', () => undefined);
+    // Without a listener ioredis prints every failed reconnect attempt to stderr. Commands then fail with a generic
+    // "Stream isn't writeable": the real cause (WRONGPASS, DNS, TLS) is only in these events, so it is passed on to
+    // the service, which logs it (once per cause).
+    const forward = (err: Error) => {
+      for (const listener of this.errorListeners) listener(err);
+    };
+    client.on('error', forward);
+    if (client instanceof Cluster) client.on('node error', forward);
   }
 
   isReady(): boolean {
@@ -86,10 +93,21 @@ export class RedisBackend implements CacheBackend {
     return (await this.client.eval(DELETE_IF_EQUALS, 1, key, expected)) === 1;
   }
 
-  async scanDelete(match: string): Promise<number> {
+  async expireIfEquals(key: string, expected: string, ttlMs: number): Promise<boolean> {
+    const px = Math.max(1, Math.ceil(ttlMs));
+    return (await this.client.eval(EXPIRE_IF_EQUALS, 1, key, expected, px)) === 1;
+  }
+
+  async scanDelete(
+    match: string,
+    options: ScanDeleteOptions = {},
+  ): Promise<{ deleted: number; complete: boolean }> {
     const nodes: Redis[] = this.client instanceof Cluster ? this.client.nodes('master') : [this.client];
-    const counts = await Promise.all(nodes.map((node) => scanDeleteOnNode(node, match)));
-    return counts.reduce((a, b) => a + b, 0);
+    const results = await Promise.all(nodes.map((node) => scanDeleteOnNode(node, match, options)));
+    return {
+      deleted: results.reduce((a, r) => a + r.deleted, 0),
+      complete: results.every((r) => r.complete),
+    };
   }
 
   async incrementHash(key: string, fields: Record<string, number>, ttlMs: number): Promise<void> {
@@ -125,6 +143,10 @@ export class RedisBackend implements CacheBackend {
     );
   }
 
+  onError(listener: (err: Error) => void): void {
+    this.errorListeners.push(listener);
+  }
+
   onStateChange(listener: (state: 'connected' | 'disconnected' | 'connecting') => void): void {
     this.client.on('ready', () => listener('connected'));
     this.client.on('close', () => listener('disconnected'));
@@ -133,10 +155,16 @@ export class RedisBackend implements CacheBackend {
 }
 
 /** SCAN (never KEYS) + UNLINK in batches, on one node. Keys come back from the node that owns them. */
-async function scanDeleteOnNode(node: Redis, match: string): Promise<number> {
+async function scanDeleteOnNode(
+  node: Redis,
+  match: string,
+  { deadlineAtMs = Infinity, onDeleted }: ScanDeleteOptions,
+): Promise<{ deleted: number; complete: boolean }> {
   let cursor = '0';
   let deleted = 0;
   do {
+    // Checked between pages: a page in flight is finished, so the count reported is exactly what was deleted.
+    if (Date.now() >= deadlineAtMs) return { deleted, complete: false };
     const [next, keys] = await node.scan(cursor, 'MATCH', match, 'COUNT', SCAN_COUNT);
     cursor = next;
     for (let i = 0; i < keys.length; i += UNLINK_BATCH) {
@@ -145,8 +173,11 @@ async function scanDeleteOnNode(node: Redis, match: string): Promise<number> {
       const pipeline = node.pipeline();
       for (const key of batch) pipeline.unlink(key);
       const results = (await pipeline.exec()) ?? [];
-      for (const [err, n] of results) if (!err) deleted += Number(n);
+      let batchDeleted = 0;
+      for (const [err, n] of results) if (!err) batchDeleted += Number(n);
+      deleted += batchDeleted;
+      onDeleted?.(batchDeleted);
     }
   } while (cursor !== '0');
-  return deleted;
+  return { deleted, complete: true };
 }

@@ -1,19 +1,18 @@
+import type { ChatCompletionRequest } from '@llm-cache/llm';
 import type { ChatbotConfig } from '../config/chatbot.config.js';
-import {
-  optionalNumber,
-  optionalString,
-  rejectUnknownFields,
-  requireObject,
-  requiredString,
-} from '../common/validation.js';
+import { optionalString, rejectUnknownFields, requireObject, requiredString } from '../common/validation.js';
 
-/** `POST /chat` body, validated. */
+/** `POST /chat` body: its own fields validated; the completion parameters are checked with the LLM call. */
 export interface ChatRequest {
   message: string;
   conversationId?: string;
-  model?: string;
-  temperature?: number;
-  max_tokens?: number;
+  /**
+   * Completion parameters as given (null → absent). Not checked here: they become fields of the chat-completion
+   * request, which LlmCacheService validates once with the same rules and limits as `/v1/chat/completions`.
+   */
+  model?: ChatCompletionRequest['model'];
+  temperature?: ChatCompletionRequest['temperature'];
+  max_tokens?: ChatCompletionRequest['max_tokens'];
 }
 
 const FIELDS = ['message', 'conversationId', 'model', 'temperature', 'max_tokens'] as const;
@@ -30,8 +29,12 @@ export function parseChatRequest(raw: unknown, config: ChatbotConfig): ChatReque
   return {
     message: requiredString(body, 'message', config.maxMessageChars),
     conversationId: optionalString(body, 'conversationId', 64, CONVERSATION_ID_PATTERN),
-    model: optionalString(body, 'model', 256),
-    temperature: optionalNumber(body, 'temperature', { min: 0, max: 2 }),
-    max_tokens: optionalNumber(body, 'max_tokens', { min: 1, max: 1_000_000, integer: true }),
+    model: passThrough(body.model) as ChatRequest['model'],
+    temperature: passThrough(body.temperature) as ChatRequest['temperature'],
+    max_tokens: passThrough(body.max_tokens) as ChatRequest['max_tokens'],
   };
+}
+
+function passThrough(value: unknown): unknown {
+  return value === null ? undefined : value;
 }

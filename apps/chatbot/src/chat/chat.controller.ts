@@ -1,5 +1,7 @@
 import { Body, Controller, HttpCode, Post, Req, UseGuards } from '@nestjs/common';
 import { CacheLlmResponse } from '@llm-cache/llm';
+import { ModelPolicyGuard } from '../cost/model-policy.guard.js';
+import { TenantThrottlerGuard } from '../cost/tenant-throttler.guard.js';
 import { ApiKeyGuard, OPEN_MODE_TENANT } from '../auth/api-key.guard.js';
 import type { HttpRequest } from '../common/http.types.js';
 import type { ChatbotConfig } from '../config/chatbot.config.js';
@@ -9,7 +11,8 @@ import { ChatService, type ChatReply } from './chat.service.js';
 
 /** The product card's chatbot: `{ message, conversationId? }` → `{ reply, conversationId, cached, usage }`. */
 @Controller('chat')
-@UseGuards(ApiKeyGuard)
+// Order matters: the tenant first (the throttler counts per tenant), then what the request may cost.
+@UseGuards(ApiKeyGuard, TenantThrottlerGuard, ModelPolicyGuard)
 export class ChatController {
   constructor(
     private readonly chat: ChatService,

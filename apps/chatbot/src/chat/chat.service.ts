@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { LlmCacheService, type ChatCompletionRequest, type CompletionUsage } from '@llm-cache/llm';
+import { ApiError } from '../common/api-error.js';
 import type { ChatbotConfig } from '../config/chatbot.config.js';
 import { InjectChatbotConfig } from '../config/chatbot-config.constants.js';
 import type { ChatRequest } from './chat-request.js';
@@ -28,8 +29,19 @@ export class ChatService {
   ) {}
 
   async chat(tenant: string, input: ChatRequest): Promise<ChatReply> {
+    // Ids are issued here, never chosen by a client: a caller who could pick an id could pre-seed a conversation
+    // that another caller of the tenant later continues (conversation fixation).
     const conversationId = input.conversationId ?? randomUUID();
-    const history = await this.conversations.load(tenant, conversationId);
+    const history = input.conversationId ? await this.conversations.load(tenant, conversationId) : [];
+    if (history === null) {
+      throw new ApiError(
+        404,
+        `No conversation ${conversationId}: it expired or was never started. Omit conversationId to start one.`,
+        'invalid_request_error',
+        'conversationId',
+        'conversation_not_found',
+      );
+    }
     const request: ChatCompletionRequest = {
       model: input.model ?? this.config.llm.model,
       messages: [

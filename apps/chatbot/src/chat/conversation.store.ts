@@ -25,10 +25,16 @@ export class ConversationStore {
     @InjectChatbotConfig() private readonly config: ChatbotConfig,
   ) {}
 
-  /** The history of a conversation; empty when it is unknown or expired (which starts a new one). */
-  async load(tenant: string, conversationId: string): Promise<ConversationMessage[]> {
-    const stored = await this.cache.get<StoredConversation>(this.key(tenant, conversationId));
-    return Array.isArray(stored?.messages) ? stored.messages : [];
+  /**
+   * The history of a conversation of this tenant; null when it does not exist (unknown, expired, another tenant's).
+   * When Redis cannot tell (down), an empty history: the turn is answered without it (fail-open).
+   */
+  async load(tenant: string, conversationId: string): Promise<ConversationMessage[] | null> {
+    const key = this.key(tenant, conversationId);
+    const stored = await this.cache.get<StoredConversation>(key);
+    if (Array.isArray(stored?.messages)) return stored.messages;
+    // A miss and a failed read look alike: one more round trip, on misses only, tells them apart.
+    return (await this.cache.exists(key)) === false ? null : [];
   }
 
   /** Appends messages and keeps the newest `CONVERSATION_MAX_MESSAGES`. Resolves false if it could not be saved. */

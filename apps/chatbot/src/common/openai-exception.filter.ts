@@ -1,12 +1,7 @@
 import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, Logger } from '@nestjs/common';
-import {
-  LlmCacheControlError,
-  LlmCacheMissError,
-  LlmProviderError,
-  LlmRequestValidationError,
-} from '@llm-cache/llm';
+import { defaultErrorType, HttpStatusError } from '@llm-cache/redis-cache';
 import type { HttpRequest as Request, HttpResponse as Response } from './http.types.js';
-import { ApiError, defaultErrorType, type OpenAiErrorBody } from './api-error.js';
+import type { OpenAiErrorBody } from './api-error.js';
 
 /** body-parser's error `type`s → what the client did wrong. */
 const BODY_PARSER_ERRORS: Record<string, { status: number; message: (err: any) => string }> = {
@@ -43,21 +38,14 @@ export class OpenAiExceptionFilter implements ExceptionFilter {
       if (!res.writableEnded) res.end();
       return;
     }
+    for (const [name, value] of Object.entries(responseHeadersOf(exception))) res.setHeader(name, value);
     res.status(status).json(body);
   }
 
   /** Maps an exception to a status and an OpenAI error body. Override to add app-specific errors. */
   protected toErrorResponse(exception: unknown, req: Request): { status: number; body: OpenAiErrorBody } {
-    if (exception instanceof ApiError) return { status: exception.getStatus(), body: exception.toBody() };
-    if (exception instanceof LlmProviderError) {
-      return { status: exception.status, body: exception.toJSON() };
-    }
-    if (exception instanceof LlmRequestValidationError || exception instanceof LlmCacheControlError) {
-      return error(exception.status, exception.message, exception.type, exception.param);
-    }
-    if (exception instanceof LlmCacheMissError) {
-      return error(exception.status, exception.message, exception.type, null, exception.code);
-    }
+    // The app's own errors and every error of the packages share one base class and one body.
+    if (exception instanceof HttpStatusError) return { status: exception.status, body: exception.toJSON() };
     if (exception instanceof HttpException) {
       const status = exception.getStatus();
       const response = exception.getResponse();
@@ -107,6 +95,12 @@ function error(
   code: string | null = null,
 ): { status: number; body: OpenAiErrorBody } {
   return { status, body: { error: { message, type, param, code } } };
+}
+
+/** Rate limits attach `Retry-After` / `x-ratelimit-*` to their error (ApiError or a provider-side budget error). */
+function responseHeadersOf(exception: unknown): Record<string, string> {
+  const headers = (exception as { responseHeaders?: unknown } | null)?.responseHeaders;
+  return typeof headers === 'object' && headers !== null ? (headers as Record<string, string>) : {};
 }
 
 function messageOf(response: unknown): string | undefined {

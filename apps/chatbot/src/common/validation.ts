@@ -48,31 +48,6 @@ export function optionalString(
   return text;
 }
 
-export function optionalNumber(
-  body: Record<string, unknown>,
-  field: string,
-  range: { min: number; max: number; integer?: boolean },
-): number | undefined {
-  const value = body[field];
-  if (value === undefined || value === null) return undefined;
-  const kind = range.integer ? 'an integer' : 'a number';
-  if (typeof value !== 'number' || !Number.isFinite(value) || (range.integer && !Number.isInteger(value))) {
-    throw new InvalidRequestError(
-      `Invalid type for '${field}': expected ${kind}, got ${describe(value)}.`,
-      field,
-      'invalid_type',
-    );
-  }
-  if (value < range.min || value > range.max) {
-    throw new InvalidRequestError(
-      `Invalid '${field}': ${value} is out of range; expected ${kind} from ${range.min} to ${range.max}.`,
-      field,
-      'invalid_value',
-    );
-  }
-  return value;
-}
-
 function checkString(value: unknown, field: string, maxLength: number): string {
   if (typeof value !== 'string') {
     throw new InvalidRequestError(

@@ -82,6 +82,13 @@ describe('loadChatbotConfig', () => {
     [{ CACHE_PREFIX: 'has space' }, 'CACHE_PREFIX'],
     [{ CONVERSATION_MAX_MESSAGES: '1' }, 'CONVERSATION_MAX_MESSAGES'],
     [{ BODY_LIMIT_BYTES: '1.5' }, 'BODY_LIMIT_BYTES'],
+    [{ AUTH_MODE: 'sometimes' }, 'AUTH_MODE'],
+    [{ LLM_MAX_N: '0' }, 'LLM_MAX_N'],
+    [{ LLM_MAX_TOKENS: 'lots' }, 'LLM_MAX_TOKENS'],
+    [{ RATE_LIMIT_RPM: '0' }, 'RATE_LIMIT_RPM'],
+    [{ TOKEN_BUDGET_PER_DAY: '-1' }, 'TOKEN_BUDGET_PER_DAY'],
+    [{ CACHE_SHARE_ACROSS_TENANTS: 'perhaps' }, 'CACHE_SHARE_ACROSS_TENANTS'],
+    [{ CHATBOT_API_KEYS: 'a:admin-and-key-1', ADMIN_TOKEN: 'admin-and-key-1' }, 'ADMIN_TOKEN must differ'],
   ])('rejects %j naming %s', (env, name) => {
     const problems = problemsOf(env as Record<string, string>);
     expect(problems.join('\n')).toContain(name);
@@ -89,6 +96,69 @@ describe('loadChatbotConfig', () => {
 
   it('reports every problem at once', () => {
     expect(problemsOf({ PORT: 'x', LLM_PROVIDER: 'y', ADMIN_TOKEN: 'z' })).toHaveLength(3);
+  });
+
+  describe('in production (NODE_ENV=production)', () => {
+    const PROD = { NODE_ENV: 'production' };
+    const LONG_KEY = 'acme:key-acme-0123456789';
+
+    it('refuses to start without CHATBOT_API_KEYS (unset or empty) unless AUTH_MODE=open', () => {
+      expect(problemsOf(PROD).join('\n')).toMatch(/CHATBOT_API_KEYS is required when NODE_ENV=production/);
+      expect(problemsOf({ ...PROD, CHATBOT_API_KEYS: ' ' }).join('\n')).toMatch(
+        /CHATBOT_API_KEYS is required/,
+      );
+      expect(loadChatbotConfig({ ...PROD, AUTH_MODE: 'open' })).toMatchObject({
+        production: true,
+        authMode: 'open',
+        apiKeys: null,
+      });
+      expect(loadChatbotConfig({ CHATBOT_API_KEYS: '' }).apiKeys).toBeNull();
+    });
+
+    it('needs keys and ADMIN_TOKEN of at least 16 characters, and an ADMIN_TOKEN that is no tenant key', () => {
+      expect(problemsOf({ ...PROD, CHATBOT_API_KEYS: 'acme:key-acme-1' }).join('\n')).toMatch(
+        /entry 1: the key must be at least 16 characters/,
+      );
+      expect(
+        problemsOf({ ...PROD, CHATBOT_API_KEYS: LONG_KEY, ADMIN_TOKEN: 'admin-123' }).join('\n'),
+      ).toMatch(/ADMIN_TOKEN must be at least 16 characters/);
+      expect(
+        problemsOf({ ...PROD, CHATBOT_API_KEYS: LONG_KEY, ADMIN_TOKEN: 'key-acme-0123456789' }).join('\n'),
+      ).toMatch(/ADMIN_TOKEN must differ/);
+      expect(
+        loadChatbotConfig({ ...PROD, CHATBOT_API_KEYS: LONG_KEY, ADMIN_TOKEN: 'admin-0123456789abcdef' })
+          .apiKeys,
+      ).toHaveLength(1);
+    });
+  });
+
+  it('reads the cost guard: allowed models default to LLM_MODEL alone, * allows any, limits off unless set', () => {
+    expect(loadChatbotConfig({ LLM_MODEL: 'm1' }).costGuard).toEqual({
+      allowedModels: ['m1'],
+      maxN: 1,
+      maxTokens: 4096,
+      requestsPerMinute: undefined,
+      tokensPerDay: undefined,
+    });
+    expect(loadChatbotConfig({ LLM_ALLOWED_MODELS: 'a, b,' }).costGuard.allowedModels).toEqual(['a', 'b']);
+    expect(loadChatbotConfig({ LLM_ALLOWED_MODELS: '*' }).costGuard.allowedModels).toBeNull();
+    expect(
+      loadChatbotConfig({ RATE_LIMIT_RPM: '60', TOKEN_BUDGET_PER_DAY: '100000', LLM_MAX_N: '4' }).costGuard,
+    ).toMatchObject({ requestsPerMinute: 60, tokensPerDay: 100000, maxN: 4 });
+  });
+
+  it('never echoes a URL password in a configuration error', () => {
+    const message = (() => {
+      try {
+        loadChatbotConfig({ REDIS_URL: 'redis://user:s3cret-pass@host:6379 trailing' });
+      } catch (err) {
+        return (err as Error).message;
+      }
+      return '';
+    })();
+    expect(message).toContain('REDIS_URL');
+    expect(message).toContain('redis://***@host');
+    expect(message).not.toContain('s3cret-pass');
   });
 
   it('treats empty variables as unset', () => {

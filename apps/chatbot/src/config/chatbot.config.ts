@@ -31,8 +31,27 @@ export interface ChatbotConfig {
     maxRetries: number;
     mockLatencyMs: number;
   };
+  /** NODE_ENV=production: closed by default, stricter secrets, JSON logs. */
+  production: boolean;
+  /** `open` (AUTH_MODE=open) accepts running without CHATBOT_API_KEYS in production; `keys` otherwise. */
+  authMode: 'keys' | 'open';
   /** null → open dev mode: no key required, every caller is tenant `default`. */
   apiKeys: TenantApiKey[] | null;
+  /** Let tenants share LLM cache entries (CACHE_SHARE_ACROSS_TENANTS); a refresh then needs the admin token. */
+  shareAcrossTenants: boolean;
+  /** What one caller may spend upstream. */
+  costGuard: {
+    /** Models a request may name; null → any (`LLM_ALLOWED_MODELS=*`). */
+    allowedModels: string[] | null;
+    /** Upper bound of `n`. */
+    maxN: number;
+    /** Upper bound of `max_tokens` / `max_completion_tokens`. */
+    maxTokens: number;
+    /** Requests per minute per tenant, shared by every replica; undefined → no limit. */
+    requestsPerMinute?: number;
+    /** Upstream tokens per tenant per UTC day (cache hits cost nothing); undefined → no limit. */
+    tokensPerDay?: number;
+  };
   /** undefined → admin routes disabled. */
   adminToken?: string;
   conversation: { ttlMs: number; maxMessages: number };
@@ -50,13 +69,20 @@ export const DEFAULT_PORT = 3000;
 export const DEFAULT_CACHE_TTL_MS = 60 * 60 * 1000;
 export const DEFAULT_MODEL_OPENAI = 'gpt-4o-mini';
 export const DEFAULT_MODEL_MOCK = 'mock-gpt';
+const DEV_SECRET_MIN_LENGTH = 8;
+const PRODUCTION_SECRET_MIN_LENGTH = 16;
 export const DEFAULT_SYSTEM_PROMPT =
   'You are the product assistant of this shop. Answer briefly and only about our products.';
 
 /** A configuration problem; the message names every offending variable. */
 export class ChatbotConfigError extends Error {
-  constructor(readonly problems: string[]) {
-    super(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
+  readonly problems: string[];
+
+  constructor(problems: string[]) {
+    // Values are echoed back to help ("got …"): never with a URL's password in them.
+    const masked = problems.map(maskUrlCredentials);
+    super(`Invalid configuration:\n  - ${masked.join('\n  - ')}`);
+    this.problems = masked;
     this.name = 'ChatbotConfigError';
   }
 }
@@ -75,6 +101,9 @@ export function loadChatbotConfig(env: Env = process.env): ChatbotConfig {
   const redis = readRedis(read, problems, cacheTtlMs);
   const llm = readLlm(read, problems);
   const apiKeys = readApiKeys(read.str('CHATBOT_API_KEYS'), problems);
+  const production = isProduction(env);
+  const authMode = read.oneOf('AUTH_MODE', ['keys', 'open'] as const, 'keys');
+  const allowedModels = read.list('LLM_ALLOWED_MODELS') ?? [llm.model];
   const config: ChatbotConfig = {
     port: read.int('PORT', DEFAULT_PORT, 0, 65535),
     host: read.str('HOST'),
@@ -82,7 +111,17 @@ export function loadChatbotConfig(env: Env = process.env): ChatbotConfig {
     redisRequired: read.bool('REDIS_REQUIRED', false),
     cacheTtlMs,
     llm,
+    production,
+    authMode,
     apiKeys,
+    shareAcrossTenants: read.bool('CACHE_SHARE_ACROSS_TENANTS', false),
+    costGuard: {
+      allowedModels: allowedModels.includes('*') ? null : allowedModels,
+      maxN: read.int('LLM_MAX_N', 1, 1, 128),
+      maxTokens: read.int('LLM_MAX_TOKENS', 4096, 1, 10_000_000),
+      requestsPerMinute: read.optionalInt('RATE_LIMIT_RPM', 1, 1_000_000_000),
+      tokensPerDay: read.optionalInt('TOKEN_BUDGET_PER_DAY', 1, Number.MAX_SAFE_INTEGER),
+    },
     adminToken: read.str('ADMIN_TOKEN'),
     conversation: {
       ttlMs: read.int('CONVERSATION_TTL_MS', 24 * 3600 * 1000, 1000, 30 * 24 * 3600 * 1000),
@@ -94,11 +133,41 @@ export function loadChatbotConfig(env: Env = process.env): ChatbotConfig {
     maxMessageChars: read.int('MAX_MESSAGE_CHARS', 32_000, 1, 1_000_000),
     shutdownTimeoutMs: read.int('SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
   };
-  if (config.adminToken !== undefined && config.adminToken.length < 8) {
-    problems.push('ADMIN_TOKEN must be at least 8 characters');
-  }
+  checkSecrets(config, problems);
   if (problems.length) throw new ChatbotConfigError(problems);
   return config;
+}
+
+/** The one reading of NODE_ENV (main.ts needs it before the config exists, to choose the log format). */
+export function isProduction(env: Env = process.env): boolean {
+  return env.NODE_ENV?.trim().toLowerCase() === 'production';
+}
+
+/** Production is closed by default: no keys is an error unless AUTH_MODE=open says so, and secrets are long. */
+function checkSecrets(config: ChatbotConfig, problems: string[]): void {
+  const minLength = config.production ? PRODUCTION_SECRET_MIN_LENGTH : DEV_SECRET_MIN_LENGTH;
+  if (config.production && config.apiKeys === null && config.authMode !== 'open') {
+    problems.push(
+      'CHATBOT_API_KEYS is required when NODE_ENV=production (tenant:key,…); set AUTH_MODE=open to run an open API on purpose',
+    );
+  }
+  for (const [i, { key }] of (config.apiKeys ?? []).entries()) {
+    if (key.length < minLength) {
+      problems.push(`CHATBOT_API_KEYS entry ${i + 1}: the key must be at least ${minLength} characters`);
+    }
+  }
+  const admin = config.adminToken;
+  if (admin !== undefined && admin.length < minLength) {
+    problems.push(`ADMIN_TOKEN must be at least ${minLength} characters`);
+  }
+  if (admin !== undefined && config.apiKeys?.some((k) => k.key === admin)) {
+    problems.push('ADMIN_TOKEN must differ from every CHATBOT_API_KEYS key (a tenant would be an admin)');
+  }
+}
+
+/** `scheme://user:password@host` → `scheme://***@host`, for anything that prints a configured URL. */
+export function maskUrlCredentials(text: string): string {
+  return text.replace(/([a-z][a-z0-9+.-]*:\/\/)[^@/\s]*@/gi, '$1***@');
 }
 
 function readRedis(read: EnvReader, problems: string[], cacheTtlMs: number): RedisCacheModuleOptions {
@@ -194,7 +263,7 @@ export function readApiKeys(raw: string | undefined, problems: string[]): Tenant
     const colon = part.indexOf(':');
     const tenant = colon > 0 ? part.slice(0, colon) : '';
     const key = colon > 0 ? part.slice(colon + 1) : '';
-    if (!/^[A-Za-z0-9_-]{1,64}$/.test(tenant) || key.length < 8) {
+    if (!/^[A-Za-z0-9_-]{1,64}$/.test(tenant) || key.length < DEV_SECRET_MIN_LENGTH) {
       problems.push(
         `CHATBOT_API_KEYS entry ${i + 1} must be tenant:key (tenant: letters, digits, _ or -; key: at least 8 characters)`,
       );
@@ -249,6 +318,29 @@ class EnvReader {
       return fallback;
     }
     return n;
+  }
+
+  /** An integer, or undefined when unset (a limit that is off by default). */
+  optionalInt(name: string, min: number, max: number): number | undefined {
+    if (this.str(name) === undefined) return undefined;
+    return this.int(name, min, min, max);
+  }
+
+  /** Comma list, entries trimmed, empty ones dropped; undefined when unset or empty. */
+  list(name: string): string[] | undefined {
+    const items = this.str(name)
+      ?.split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
+    return items?.length ? items : undefined;
+  }
+
+  oneOf<T extends string>(name: string, allowed: readonly T[], fallback: T): T {
+    const raw = this.str(name)?.toLowerCase();
+    if (raw === undefined) return fallback;
+    if ((allowed as readonly string[]).includes(raw)) return raw as T;
+    this.problems.push(`${name} must be one of ${allowed.join(', ')}, got "${raw}"`);
+    return fallback;
   }
 
   bool(name: string, fallback: boolean): boolean {

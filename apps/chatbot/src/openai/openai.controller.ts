@@ -4,11 +4,13 @@ import {
   CacheLlmResponse,
   InjectLlmProvider,
   LlmCacheService,
-  validateChatCompletionRequest,
   type ChatCompletion,
   type ChatCompletionChunk,
+  type ChatCompletionRequest,
   type LlmProvider,
 } from '@llm-cache/llm';
+import { ModelPolicyGuard } from '../cost/model-policy.guard.js';
+import { TenantThrottlerGuard } from '../cost/tenant-throttler.guard.js';
 import { ApiKeyGuard } from '../auth/api-key.guard.js';
 import type { ChatbotConfig } from '../config/chatbot.config.js';
 import { InjectChatbotConfig } from '../config/chatbot-config.constants.js';
@@ -23,7 +25,8 @@ export interface ModelList {
  * Streaming, headers and SSE framing are the LLM cache interceptor's job; the handler only chooses the call.
  */
 @Controller('v1')
-@UseGuards(ApiKeyGuard)
+// Order matters: the tenant first (the throttler counts per tenant), then what the request may cost.
+@UseGuards(ApiKeyGuard, TenantThrottlerGuard, ModelPolicyGuard)
 export class OpenAiController {
   constructor(
     private readonly llmCache: LlmCacheService,
@@ -35,17 +38,21 @@ export class OpenAiController {
   @HttpCode(200)
   @CacheLlmResponse()
   async completions(@Body() body: unknown): Promise<ChatCompletion | AsyncIterable<ChatCompletionChunk>> {
-    const request = validateChatCompletionRequest(body, { maxMessages: this.config.maxMessages });
-    return request.stream
+    // Validated once, by LlmCacheService with the module's limits (a bad body is a 400 before any upstream call);
+    // a `stream` that is not `true` takes the non-streaming path, where the validator rejects a non-boolean.
+    const request = body as ChatCompletionRequest;
+    return (request as { stream?: unknown } | null)?.stream === true
       ? (await this.llmCache.streamTextWithCache(request)).stream
       : (await this.llmCache.generateTextWithCache(request)).response;
   }
 
-  // The same list for every tenant, and it rarely changes: no upstream round trip per call.
+  // The same list for every tenant, and it rarely changes: no upstream round trip per call. With an allow-list
+  // (the default: LLM_MODEL alone) exactly the models a request may name; with LLM_ALLOWED_MODELS=* the upstream's.
   @Get('models')
   @CacheResponse({ ttlMs: 60_000 })
   async models(): Promise<ModelList> {
-    const ids = [this.config.llm.model, ...(await this.provider.listModels())];
+    const allowed = this.config.costGuard.allowedModels;
+    const ids = allowed ?? [this.config.llm.model, ...(await this.provider.listModels())];
     return {
       object: 'list',
       data: [...new Set(ids)].map((id) => ({

@@ -51,7 +51,8 @@ const S = quick
     };
 const UPSTREAM_LATENCY_MS = 20;
 const STAMPEDE_UPSTREAM_DELAY_MS = 300;
-const ADMIN_TOKEN = 'bench-admin';
+/** Production config wants admin secrets of ≥ 16 characters. */
+const ADMIN_TOKEN = 'bench-admin-token-local';
 
 interface App {
   port: number;
@@ -83,6 +84,8 @@ async function main(): Promise<void> {
       ADMIN_TOKEN,
       LOG_LEVEL: 'warn',
       NODE_ENV: 'production',
+      // Production is closed by default (CHATBOT_API_KEYS required); the bench measures the open API on purpose.
+      AUTH_MODE: 'open',
       ...env,
     });
     await waitForHttp(port, '/health/live');

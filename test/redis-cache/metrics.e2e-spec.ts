@@ -99,7 +99,7 @@ describe('RedisCacheMetrics (OpenTelemetry through nestjs-otel)', () => {
     // Loopback gets take well under a second each: the sum is in seconds, not milliseconds.
     expect(sum).toBeGreaterThan(0);
     expect(sum!).toBeLessThan(count! * 0.1);
-    // Second-sized buckets: sub-millisecond up to 1 s, not the SDK's default ms-sized 0..10000.
+    // Second-sized buckets (the shared DURATION_BUCKETS_S, 0.1 ms to 2 min), not the SDK's default ms-sized 0..10000.
     const les = [
       ...after.matchAll(/^redis_operation_duration_seconds_bucket\{[^}]*operation="get"[^}]*le="([^"]+)"/gm),
     ].map((m) => m[1]);

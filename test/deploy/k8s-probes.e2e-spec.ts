@@ -356,7 +356,8 @@ describe('Kubernetes probes against the app started with the manifests (deploy/k
       await sleep(100);
     }
     const firstDown = series.findIndex((r) => r.status === 503);
-    const closed = series.findIndex((r) => r.error === 'ECONNREFUSED');
+    // Refused; or, racing the close, accepted and reset by the idle-connection sweep.
+    const closed = series.findIndex((r) => /^ECONN(REFUSED|RESET)$/.test(r.error ?? ''));
     expect(firstDown).toBeGreaterThanOrEqual(0);
     expect(series[firstDown].body).toEqual({
       status: 'error',
@@ -372,10 +373,12 @@ describe('Kubernetes probes against the app started with the manifests (deploy/k
     expect(answered503.every((r) => r.status === 503)).toBe(true);
     expect(series[closed].at - series[firstDown].at).toBeGreaterThanOrEqual(drainMs - 300);
     expect(answered503.length).toBeGreaterThan(1);
-    // Liveness answered 200 throughout, except possibly a last call that raced the listener closing.
-    const livenessAnswered = livenessDuringDrain.filter((r) => r.error !== 'ECONNREFUSED');
-    expect(livenessAnswered.length).toBeGreaterThan(1);
-    expect(livenessAnswered.filter((r) => r.status !== 200)).toEqual([]);
+    // Liveness answered 200 throughout; only the last call may race the listener closing (refused, or accepted just
+    // as the server closed and reset by the idle-connection sweep).
+    const lastLiveness = livenessDuringDrain.at(-1)!;
+    expect(livenessDuringDrain.length).toBeGreaterThan(1);
+    expect(livenessDuringDrain.slice(0, -1).filter((r) => r.status !== 200)).toEqual([]);
+    expect(lastLiveness.status === 200 || /^ECONN(REFUSED|RESET)$/.test(lastLiveness.error ?? '')).toBe(true);
 
     // The in-flight request and a request that arrived during the drain were both answered.
     expect((await inFlight).status).toBe(200);

@@ -215,6 +215,53 @@ describe('the built app (npm start)', () => {
     expect(res.status).toBe(200);
     expect(res.body.reply).toContain('long answer');
     const exit = await within(app.exited, 10_000, 'did not exit after SIGTERM');
-    expect(exit.code === 0 || exit.signal === 'SIGTERM').toBe(true);
+    // A clean exit status (not the re-raised signal, 143), which Kubernetes and process managers read as success.
+    expect(exit).toEqual({ code: 0, signal: null });
   });
+
+  it.each(['express', 'fastify'])(
+    'on SIGTERM with SHUTDOWN_DRAIN_MS (%s): readiness 503 at once, requests still served, then the port closes',
+    async (platform) => {
+      const drainMs = 1000;
+      const app = await startMain({
+        HTTP_PLATFORM: platform,
+        SHUTDOWN_DRAIN_MS: String(drainMs),
+        LLM_PROVIDER: 'openai',
+        LLM_BASE_URL: fake.baseURL,
+        LLM_API_KEY: 'sk-test',
+        LLM_MAX_RETRIES: '0',
+      });
+      expect((await call(`${app.url}/health/ready`)).status).toBe(200);
+      const sigtermAt = Date.now();
+      app.proc.kill('SIGTERM');
+      let ready = await call(`${app.url}/health/ready`);
+      while (ready.status === 200 && Date.now() - sigtermAt < 500)
+        ready = await call(`${app.url}/health/ready`);
+      expect(ready.status).toBe(503);
+      expect(ready.body.error).toEqual({ shutdown: { status: 'down' } });
+      // Draining, not closed: new requests (through the upstream) and liveness are answered.
+      const [chat, live] = await Promise.all([
+        call(`${app.url}/chat`, { body: { message: `asked during the ${platform} drain` } }),
+        call(`${app.url}/health/live`),
+      ]);
+      expect(chat.status).toBe(200);
+      expect(chat.body.reply).toContain(`asked during the ${platform} drain`);
+      expect(live.status).toBe(200);
+      // Then the listener closes (not before the drain is over) and the process exits cleanly.
+      const closed = await waitFor(
+        () =>
+          call(`${app.url}/health/live`).then(
+            () => false,
+            () => true,
+          ),
+        5000,
+      );
+      expect(closed).toBe(true);
+      expect(Date.now() - sigtermAt).toBeGreaterThanOrEqual(drainMs);
+      expect(await within(app.exited, 10_000, 'did not exit after SIGTERM')).toEqual({
+        code: 0,
+        signal: null,
+      });
+    },
+  );
 });

@@ -43,7 +43,8 @@ const MAX_LEADERS = 10_000;
  */
 @Injectable()
 export class LlmCacheTracing {
-  protected readonly api?: Api;
+  // Private, so the published .d.ts never names @opentelemetry/api (an optional peer a user may not have).
+  private readonly api?: Api;
   /**
    * Put prompts and completions on the upstream span (`gen_ai.input.messages`, `gen_ai.output.messages`). Off by
    * default: traces often go to places prompts must not. On with the GenAI convention's variable
@@ -55,7 +56,7 @@ export class LlmCacheTracing {
   protected readonly tokenUsage: MetricRecorder;
   protected readonly timeToFirstChunk: MetricRecorder;
   /** key → the upstream span of the in-process leader working on it, for the followers' links. */
-  protected readonly leaders = new Map<string, { context: SpanContext; untilMs: number }>();
+  private readonly leaders = new Map<string, { context: SpanContext; untilMs: number }>();
 
   constructor() {
     this.api = loadOtelApi();
@@ -211,7 +212,7 @@ export class LlmCacheTracing {
     };
   }
 
-  protected startUpstreamSpan(plan: LlmCallPlan, request: ChatCompletionRequest): Span | undefined {
+  private startUpstreamSpan(plan: LlmCallPlan, request: ChatCompletionRequest): Span | undefined {
     const api = this.api;
     if (!api) return undefined;
     const attributes: OtelApi.Attributes = {
@@ -237,7 +238,7 @@ export class LlmCacheTracing {
     return span;
   }
 
-  protected endUpstream(
+  private endUpstream(
     plan: LlmCallPlan,
     span: Span | undefined,
     t0: number,
@@ -267,7 +268,7 @@ export class LlmCacheTracing {
     span.end();
   }
 
-  protected failUpstream(plan: LlmCallPlan, span: Span | undefined, t0: number, err: unknown): void {
+  private failUpstream(plan: LlmCallPlan, span: Span | undefined, t0: number, err: unknown): void {
     const errorType = errorTypeOf(err);
     this.operationDuration.record((performance.now() - t0) / 1000, {
       ...this.metricAttributes(plan, undefined),
@@ -287,7 +288,7 @@ export class LlmCacheTracing {
     };
   }
 
-  protected rememberLeader(key: string, context: SpanContext): void {
+  private rememberLeader(key: string, context: SpanContext): void {
     const now = Date.now();
     if (this.leaders.size >= MAX_LEADERS) {
       for (const [k, v] of this.leaders) if (v.untilMs <= now) this.leaders.delete(k);

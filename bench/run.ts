@@ -7,7 +7,7 @@
  * chatbot's AppModule plus the bare and peer routes) · one fake OpenAI-compatible upstream process · redis-server.
  * Every request goes to 127.0.0.1; every loop is bounded in count and time.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
@@ -72,7 +72,7 @@ async function main(): Promise<void> {
     {},
   );
   const apps: App[] = [];
-  const startApp = async (env: Record<string, string> = {}): Promise<App> => {
+  const startApp = async (extraEnv: Record<string, string> = {}): Promise<App> => {
     const port = await freePort();
     const child = spawnNode(join(here, 'server/bench-server.js'), [], {
       PORT: String(port),
@@ -82,11 +82,11 @@ async function main(): Promise<void> {
       LLM_API_KEY: 'bench-key',
       LLM_MODEL: 'fake-model',
       ADMIN_TOKEN,
+      // One tenant, no API key: the bare and peer routes have none either.
+      AUTH_MODE: 'open',
       LOG_LEVEL: 'warn',
       NODE_ENV: 'production',
-      // Production is closed by default (CHATBOT_API_KEYS required); the bench measures the open API on purpose.
-      AUTH_MODE: 'open',
-      ...env,
+      ...extraEnv,
     });
     await waitForHttp(port, '/health/live');
     const app = { port, child };
@@ -106,6 +106,11 @@ async function main(): Promise<void> {
     log(`redis ${redis.url} · upstream :${upstreamPort} · app :${app.port}`);
 
     results.hits = await benchHits(app);
+    // The same app with the fixed 50 ms command timeout, for the false-timeout A/B (idle otherwise).
+    const fixed = await startApp({ REDIS_ADAPTIVE_TIMEOUT: 'false' });
+    results.falseTimeouts = await benchFalseTimeouts(app, fixed);
+    await stopChild(fixed.child);
+    apps.splice(apps.indexOf(fixed), 1);
     results.streamReplay = await benchStreamReplay(app);
     results.missOverhead = await benchMissOverhead(app, upstreamPort);
     results.redisCost = await benchRedisCost(app, redis);
@@ -189,6 +194,7 @@ async function benchHits(app: App) {
   const samplesForPlot: Record<string, number[]> = {};
   for (const [route, targets] of Object.entries(routes)) {
     const rps: Record<string, number[]> = { ours: [], bare: [], peer: [] };
+    const cpuUs: Record<string, number[]> = { ours: [], bare: [], peer: [] };
     const lat: Record<string, number[]> = { ours: [], bare: [], peer: [] };
     const errors: Record<string, number> = { ours: 0, bare: 0, peer: 0 };
     // Unmeasured warm-up of every variant: the first seconds of a route run unoptimized code (JIT), which would
@@ -208,6 +214,7 @@ async function benchHits(app: App) {
       const order = (['ours', 'bare', 'peer'] as const).map((_, i, a) => a[(i + round) % a.length]);
       for (const variant of order) {
         const t = targets[variant];
+        const cpuBefore = processCpuSeconds(app.child.pid);
         const r = await autocannon({
           url: `http://127.0.0.1:${t.port}${t.path}`,
           method: 'POST',
@@ -220,6 +227,7 @@ async function benchHits(app: App) {
           timeout: 10,
         });
         rps[variant].push(r.requests.total / S.hitSeconds);
+        cpuUs[variant].push(((processCpuSeconds(app.child.pid) - cpuBefore) * 1e6) / r.requests.total);
         errors[variant] += r.errors + r.non2xx + r.timeouts;
         const loop = await runClosedLoop(() => t, Math.ceil(S.latencySamples / S.rounds), 1, 60_000);
         lat[variant].push(...loop.latenciesMs);
@@ -232,22 +240,29 @@ async function benchHits(app: App) {
         {
           reqPerSec: round(median(rps[v]), 0),
           rounds: rps[v].map((x) => round(x, 0)),
+          cpuUsPerRequest: round(median(cpuUs[v]), 0),
+          cpuRounds: cpuUs[v].map((x) => round(x, 0)),
           latency: summarize(lat[v]),
           errors: errors[v],
         },
       ]),
     ) as unknown as Record<
       'ours' | 'bare' | 'peer',
-      { reqPerSec: number; latency: LatencySummary; errors: number }
+      { reqPerSec: number; cpuUsPerRequest: number; latency: LatencySummary; errors: number }
     >;
     out[route] = {
       ...summary,
       oursOverBare: ratio(summary.ours.reqPerSec, summary.bare.reqPerSec),
       oursOverPeer: ratio(summary.ours.reqPerSec, summary.peer.reqPerSec),
+      // Throughput per CPU second of the app process (bare's CPU per request over ours): what the ratio of req/s
+      // would be if each variant had the CPU to itself. On a shared machine req/s also measures the neighbours.
+      cpuOursOverBare: ratio(summary.bare.cpuUsPerRequest, summary.ours.cpuUsPerRequest),
+      cpuOursOverPeer: ratio(summary.peer.cpuUsPerRequest, summary.ours.cpuUsPerRequest),
     };
     if (route === 'completions') Object.assign(samplesForPlot, lat);
     log(
-      `hits ${route}: ours ${summary.ours.reqPerSec} req/s, bare ${summary.bare.reqPerSec}, peer ${summary.peer.reqPerSec}`,
+      `hits ${route}: ours ${summary.ours.reqPerSec} req/s, bare ${summary.bare.reqPerSec}, peer ${summary.peer.reqPerSec}; ` +
+        `CPU µs/req ours ${summary.ours.cpuUsPerRequest}, bare ${summary.bare.cpuUsPerRequest}, peer ${summary.peer.cpuUsPerRequest}`,
     );
   }
   mkdirSync(resultsDir, { recursive: true });
@@ -260,6 +275,84 @@ async function benchHits(app: App) {
     ]),
   );
   return out;
+}
+
+/**
+ * 1b. The adaptive Redis command deadline under twice the hit benchmark's load: how many cache reads gave up
+ * although Redis was healthy (each one a hit served as a miss), from the app's own `redis_operations_total`.
+ */
+async function benchFalseTimeouts(adaptive: App, fixed: App) {
+  const connections = S.connections * 2;
+  const body = completionBody('bench hit');
+  await timedRequest({ port: fixed.port, path: '/v1/chat/completions', body });
+  const totals = { adaptive: { ok: 0, failed: 0, requests: 0 }, fixed: { ok: 0, failed: 0, requests: 0 } };
+  // Interleaved A/B, as the hit rounds: both see the same neighbours on a shared machine.
+  for (let round = 0; round < S.rounds; round++) {
+    for (const [name, app] of round % 2
+      ? ([
+          ['fixed', fixed],
+          ['adaptive', adaptive],
+        ] as const)
+      : ([
+          ['adaptive', adaptive],
+          ['fixed', fixed],
+        ] as const)) {
+      const before = await redisReads(app.port);
+      const r = await autocannon({
+        url: `http://127.0.0.1:${app.port}/v1/chat/completions`,
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body,
+        connections,
+        duration: S.hitSeconds,
+        timeout: 10,
+      });
+      const after = await redisReads(app.port);
+      totals[name].ok += after.ok - before.ok;
+      totals[name].failed += after.failed - before.failed;
+      totals[name].requests += r.requests.total;
+    }
+  }
+  const rate = (t: { ok: number; failed: number }) =>
+    t.ok + t.failed > 0 ? round(t.failed / (t.ok + t.failed), 5) : NaN;
+  const out = {
+    connections,
+    adaptive: { ...totals.adaptive, falseTimeoutRate: rate(totals.adaptive) },
+    fixed50Ms: { ...totals.fixed, falseTimeoutRate: rate(totals.fixed) },
+  };
+  log(
+    `false timeouts at ${connections} connections: adaptive ${totals.adaptive.failed}/${totals.adaptive.ok + totals.adaptive.failed} reads, ` +
+      `fixed 50 ms ${totals.fixed.failed}/${totals.fixed.ok + totals.fixed.failed}`,
+  );
+  return out;
+}
+
+/** `redis_operations_total{operation="get"}` by outcome, from the app's /metrics. */
+async function redisReads(port: number): Promise<{ ok: number; failed: number }> {
+  const text = (await timedRequest({ port, path: '/metrics', method: 'GET' })).body;
+  const read = (success: string) => {
+    const line = text
+      .split('\n')
+      .find(
+        (l) =>
+          l.startsWith('redis_operations_total{') &&
+          l.includes('operation="get"') &&
+          l.includes(`success="${success}"`),
+      );
+    return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
+  };
+  return { ok: read('true'), failed: read('false') };
+}
+
+/** utime + stime of a process, in seconds (Linux /proc; clock ticks are 100 Hz there). */
+function processCpuSeconds(pid: number | undefined): number {
+  if (pid === undefined) return NaN;
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return NaN;
+  }
 }
 
 /** 2. Streamed hit: time to first byte and to last byte of a replayed SSE stream. */
@@ -502,6 +595,14 @@ function printTable(r: Record<string, any>): void {
       h.oursOverPeer,
     ]);
     rows.push([
+      `hit CPU µs/req ${route}`,
+      h.ours.cpuUsPerRequest,
+      h.bare.cpuUsPerRequest,
+      h.peer.cpuUsPerRequest,
+      h.cpuOursOverBare,
+      h.cpuOursOverPeer,
+    ]);
+    rows.push([
       `hit p50/p99 ms ${route}`,
       `${h.ours.latency.p50Ms}/${h.ours.latency.p99Ms}`,
       `${h.bare.latency.p50Ms}/${h.bare.latency.p99Ms}`,
@@ -510,6 +611,14 @@ function printTable(r: Record<string, any>): void {
       '',
     ]);
   }
+  rows.push([
+    `false timeouts at ${r.falseTimeouts.connections} conns (adaptive | fixed 50 ms)`,
+    `${r.falseTimeouts.adaptive.failed}/${r.falseTimeouts.adaptive.ok + r.falseTimeouts.adaptive.failed}`,
+    `${r.falseTimeouts.fixed50Ms.failed}/${r.falseTimeouts.fixed50Ms.ok + r.falseTimeouts.fixed50Ms.failed}`,
+    '',
+    '',
+    '',
+  ]);
   const s = r.streamReplay;
   rows.push([
     'stream replay ttfb/ttlb p50 ms',
@@ -559,8 +668,8 @@ function printTable(r: Record<string, any>): void {
     '',
   ]);
   rows.push([
-    'redis hung onset (16 req): added p99 ms / errors',
-    `${o.ours.hungOnset.addedP99Ms}/${o.ours.hungOnset.errors}`,
+    'redis hung onset (16 req): max ms, baseline p50 ms / errors',
+    `${o.ours.hungOnset.latency.maxMs}, ${o.ours.baseline.latency.p50Ms}/${o.ours.hungOnset.errors}`,
     '',
     '',
     '',

@@ -9,6 +9,7 @@ import { FakeOpenAiServer } from '../harness/fake-openai-server.js';
 import { RedisServer } from '../harness/redis-server.js';
 import { chat, createLlmFixture, type LlmFixture } from './llm-fixture.js';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
 
 describe('generateTextWithCache against real Redis and a real OpenAI-compatible upstream', () => {
   let redis: RedisServer;
@@ -31,6 +32,28 @@ describe('generateTextWithCache against real Redis and a real OpenAI-compatible 
     upstream.reset();
   });
 
+  it('asks Redis three times on a miss (lookup, lock + re-check, store + unlock) and once on a hit', async () => {
+    await fx.llm.generateTextWithCache(chat('load the scripts')); // the first script call per connection may EVAL
+    const monitor = await new Redis(redis.url).monitor();
+    const sent: string[] = [];
+    // Commands a script runs arrive from "lua"; the rest are this process's round trips.
+    monitor.on('monitor', (_time: string, args: string[], source: string) => {
+      if (source !== 'lua' && args[0] !== 'info') sent.push(args[0].toLowerCase());
+    });
+    try {
+      await sleep(100);
+      await fx.llm.generateTextWithCache(chat('counted miss'));
+      await sleep(200);
+      expect(sent).toEqual(['get', 'evalsha', 'evalsha']);
+      sent.length = 0;
+      await fx.llm.generateTextWithCache(chat('counted miss'));
+      await sleep(200);
+      expect(sent).toEqual(['get']);
+    } finally {
+      monitor.disconnect();
+    }
+  });
+
   it('serves the second identical request from Redis without calling the provider', async () => {
     const first = await fx.llm.generateTextWithCache(chat('hello there'));
     expect(first).toMatchObject({ cached: false, status: 'miss', stored: true });
@@ -40,7 +63,7 @@ describe('generateTextWithCache against real Redis and a real OpenAI-compatible 
     expect(second.ageMs).toBeGreaterThanOrEqual(0);
     expect(second.ageMs).toBeLessThan(5000);
     expect(upstream.callCount).toBe(1);
-    expect(second.key).toMatch(/^llm:v1:default:[0-9a-f]{64}$/);
+    expect(second.key).toMatch(/^llm:v2:default:\{[0-9a-f]{64}\}$/);
     expect(await fx.cache.exists(second.key!)).toBe(true);
   });
 
@@ -85,8 +108,8 @@ describe('generateTextWithCache against real Redis and a real OpenAI-compatible 
     const alice = await fx.llm.generateTextWithCache(chat('tenant question'), undefined, { tenant: 'alice' });
     const bob = await fx.llm.generateTextWithCache(chat('tenant question'), undefined, { tenant: 'bob' });
     expect([alice.status, bob.status]).toEqual(['miss', 'miss']);
-    expect(alice.key).toMatch(/^llm:v1:alice:/);
-    expect(bob.key).toMatch(/^llm:v1:bob:/);
+    expect(alice.key).toMatch(/^llm:v2:alice:/);
+    expect(bob.key).toMatch(/^llm:v2:bob:/);
     expect(upstream.callCount).toBe(2);
     expect(
       (await fx.llm.generateTextWithCache(chat('tenant question'), undefined, { tenant: 'alice' })).status,
@@ -244,7 +267,7 @@ describe('generateTextWithCache against real Redis and a real OpenAI-compatible 
     await fx.cache.set('not-llm', { keep: true });
     await fx.llm.generateTextWithCache(chat('clear a'), undefined, { tenant: 'alice' });
     await fx.llm.generateTextWithCache(chat('clear b'), undefined, { tenant: 'bob' });
-    expect(await fx.llm.clearLlmCache('v1:alice:*')).toBe(1);
+    expect(await fx.llm.clearLlmCache('v2:alice:*')).toBe(1);
     expect(await fx.llm.clearLlmCache()).toBe(1);
     expect(await fx.cache.get('not-llm')).toEqual({ keep: true });
     await fx.cache.delete('not-llm');
@@ -269,7 +292,7 @@ describe('generateTextWithCache against real Redis and a real OpenAI-compatible 
     expect(e.key).toBe(r.key);
     expect(e).toMatchObject({
       tenant: 'alice',
-      schemaVersion: 1,
+      schemaVersion: 2,
       provider: `openai:${upstream.baseURL}`,
       excluded: ['user'],
     });

@@ -26,13 +26,15 @@ export async function createLlmFixture(
   });
   const module = await Test.createTestingModule({
     imports: [
-      // A generous command timeout unless a spec sets its own (the fail-open specs do): on the loaded 2-core CI
-      // machine the 50 ms default turns a lock SET into a (correct, fail-open) "unavailable", and a coalescing spec
-      // about something else then sees two leaders.
+      // A generous, fixed command timeout unless a spec sets its own (the fail-open specs do): on the loaded 2-core
+      // CI machine the 50 ms default turns a lock SET into a (correct, fail-open) "unavailable", and a coalescing spec
+      // about something else then sees two leaders. The adaptive deadline (floor 10 ms) is off for the same reason;
+      // test/redis-cache/fail-open.e2e-spec.ts covers it.
       RedisCacheModule.forRoot({
         isGlobal: true,
         statsFlushIntervalMs: 60_000,
         commandTimeoutMs: 1000,
+        adaptiveTimeout: false,
         ...redis,
       }),
       LlmCacheModule.forRoot({ provider, ...llm }),

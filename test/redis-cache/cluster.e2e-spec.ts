@@ -129,4 +129,32 @@ describe('RedisCacheService on a 3-master cluster', () => {
       await m.close();
     }
   });
+
+  it('takes a lock unless the entry exists, and stores + unlocks, in one script each, on keys of every master', async () => {
+    // LLM-style keys: the digest is a hash tag, so an entry and its lock share a slot wherever that slot lives.
+    const digests = Array.from({ length: 12 }, (_, i) => `${i}`.padStart(64, 'a'));
+    const owners = new Set(await Promise.all(digests.map((d) => ownerOf(`c:llm:v2:t:{${d}}`))));
+    expect(owners.size).toBe(3);
+    for (const d of digests) {
+      const entryKey = `llm:v2:t:{${d}}`;
+      const lockKey = `llm-lock:v2:t:{${d}}`;
+      const first = await cache.acquireLockUnlessPresent<{ d: string }>(lockKey, 5_000, entryKey);
+      expect(first.status).toBe('acquired');
+      expect((await cache.acquireLockUnlessPresent(lockKey, 5_000, entryKey)).status).toBe('held');
+      const token = (first as { token: string }).token;
+      expect(await cache.setAndReleaseLock(entryKey, { d }, { ttlMs: 5_000, lockKey, token })).toBe(true);
+      expect(await cache.exists(lockKey)).toBe(false);
+      expect(await cache.acquireLockUnlessPresent(lockKey, 5_000, entryKey)).toEqual({
+        status: 'present',
+        value: { d },
+      });
+      expect(await cache.exists(lockKey)).toBe(false);
+    }
+    // Without the shared tag the same script is refused by the cluster (CROSSSLOT): that is what the tag is for.
+    let i = 0;
+    while ((await ownerOf(`c:lock:${i}`)) === (await ownerOf(`c:entry:${i}`))) i++;
+    expect((await cache.acquireLockUnlessPresent(`lock:${i}`, 5_000, `entry:${i}`)).status).toBe(
+      'unavailable',
+    );
+  });
 });

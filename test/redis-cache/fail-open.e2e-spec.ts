@@ -23,6 +23,8 @@ const options = (url: string): RedisCacheModuleOptions => ({
   commandTimeoutMs: COMMAND_TIMEOUT_MS,
   connectTimeoutMs: 500,
   breaker: { failureThreshold: THRESHOLD, resetTimeoutMs: 300 },
+  // These specs are about the fixed bound and the breaker; the adaptive deadline has its own describe below.
+  adaptiveTimeout: false,
 });
 
 @Injectable()
@@ -216,6 +218,53 @@ describe('fail-open: hung Redis (SIGSTOP)', () => {
     redis.pause();
     const { ms } = await timed(() => cache.ping(100).catch((e: Error) => e.message));
     expect(ms).toBeLessThan(CALL_BOUND_MS);
+  });
+});
+
+describe('fail-open: hung Redis with the adaptive deadline (the default)', () => {
+  let redis: RedisServer;
+  let mod: TestingModule | undefined;
+  let cache: RedisCacheService;
+
+  beforeAll(async () => {
+    redis = await RedisServer.start();
+    // The module's defaults (floor 10 ms, 4 × the recent p99), capped by the same 50 ms.
+    mod = await cacheModule({ ...options(redis.url), adaptiveTimeout: {} });
+    cache = mod.get(RedisCacheService);
+  });
+
+  afterEach(() => redis.resume());
+
+  afterAll(async () => {
+    redis?.resume();
+    await mod?.close();
+    await redis?.stop();
+  });
+
+  it('costs a request one short deadline when Redis hangs, not one per command, and recovers after resume', async () => {
+    await cache.set('k', 'before');
+    // Enough healthy commands for the deadline to follow Redis' latency (loopback: far below the 50 ms cap).
+    for (let i = 0; i < 300; i++) await cache.get('k');
+    const deadlineMs = cache.currentCommandTimeoutMs();
+    expect(deadlineMs).toBeLessThan(COMMAND_TIMEOUT_MS);
+
+    redis.pause();
+    // One request's cache work on a miss: lookup, lock, store. The lookup waits its deadline; the rest fail fast.
+    const lookup = await timed(() => cache.get('k'));
+    const rest = await timed(async () => {
+      await cache.acquireLock('lock:k', 1000);
+      await cache.set('k2', 'x');
+    });
+    expect(lookup.value).toBeUndefined();
+    expect(lookup.ms).toBeGreaterThanOrEqual(deadlineMs - 1);
+    expect(lookup.ms).toBeLessThan(deadlineMs + 50);
+    expect(rest.ms).toBeLessThan(5);
+    // Requests arriving during the outage skip Redis entirely.
+    const later = await timed(() => cache.get('k'));
+    expect(later.ms).toBeLessThan(5);
+
+    redis.resume();
+    await waitFor('Redis to be used again', async () => (await cache.get('k')) === 'before', 5000, 50);
   });
 });
 

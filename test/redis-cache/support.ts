@@ -18,7 +18,12 @@ export function rawClient(port: number): Redis {
  * fail-open) miss, which would make a spec about something else flaky. The fail-open specs set 50 ms explicitly.
  */
 export async function cacheModule(options: RedisCacheModuleOptions): Promise<TestingModule> {
-  const withTimeout = { commandTimeoutMs: TEST_COMMAND_TIMEOUT_MS, ...options };
+  // Likewise the adaptive deadline (a multiple of the recent p99, floor 10 ms) is off unless a spec asks for it.
+  const withTimeout = {
+    commandTimeoutMs: TEST_COMMAND_TIMEOUT_MS,
+    adaptiveTimeout: false as const,
+    ...options,
+  };
   const mod = await Test.createTestingModule({ imports: [RedisCacheModule.forRoot(withTimeout)] }).compile();
   await mod.init();
   return mod;

@@ -1,5 +1,12 @@
 import { describe, expect, it } from '@jest/globals';
-import { CacheKeyPolicy, canonicalJson, tenantSegment } from './cache-key.policy.js';
+import {
+  CacheKeyPolicy,
+  canonicalJson,
+  sha256,
+  tenantSegment,
+  VOLATILE_FIELDS,
+  writeCanonicalRequest,
+} from './cache-key.policy.js';
 import type { ChatCompletionRequest } from './llm.types.js';
 
 const policy = new CacheKeyPolicy({ schemaVersion: 1, shareAcrossTenants: false, includeUserField: false });
@@ -10,8 +17,12 @@ const base: ChatCompletionRequest = {
     { role: 'user', content: 'hi' },
   ],
 };
-const keyOf = (req: ChatCompletionRequest, tenant = 't1', p = policy, provider = 'openai:http://x') =>
-  p.explain(req, tenant, provider).key;
+/** Every key is derived twice: by the one-walk hot path (`key`) and by the field-by-field `explain`; they agree. */
+const keyOf = (req: ChatCompletionRequest, tenant = 't1', p = policy, provider = 'openai:http://x') => {
+  const key = p.key(req, tenant, provider);
+  expect(p.explain(req, tenant, provider).key).toBe(key);
+  return key;
+};
 
 describe('CacheKeyPolicy', () => {
   it('keeps a field named "__proto__" in the key (JSON.parse makes it an own field; it must not vanish)', () => {
@@ -109,8 +120,8 @@ describe('CacheKeyPolicy', () => {
       keyOf(base, 't1', policy, 'openai:http://b'),
     );
     const v2 = new CacheKeyPolicy({ schemaVersion: 2, shareAcrossTenants: false, includeUserField: false });
-    expect(keyOf(base, 't1', v2)).toMatch(/^llm:v2:t1:[0-9a-f]{64}$/);
-    expect(keyOf(base, 't1')).toMatch(/^llm:v1:t1:[0-9a-f]{64}$/);
+    expect(keyOf(base, 't1', v2)).toMatch(/^llm:v2:t1:\{[0-9a-f]{64}\}$/);
+    expect(keyOf(base, 't1')).toMatch(/^llm:v1:t1:\{[0-9a-f]{64}\}$/);
   });
 
   it('shares across tenants only when asked, under a segment no tenant can have', () => {
@@ -132,7 +143,7 @@ describe('CacheKeyPolicy', () => {
     });
     const own = keyOf(base, '_shared');
     expect(own).not.toBe(keyOf(base, 'alice', shared));
-    expect(own).toMatch(/^llm:v1:~[0-9a-f]{24}:[0-9a-f]{64}$/);
+    expect(own).toMatch(/^llm:v1:~[0-9a-f]{24}:\{[0-9a-f]{64}\}$/);
     // Same digest material but for the scope: even a custom key function cannot make the two meet.
     const fn = () => 'same';
     const sharedFn = new CacheKeyPolicy({
@@ -153,7 +164,7 @@ describe('CacheKeyPolicy', () => {
   });
 
   it('hashes tenants that are unsafe as a key segment (glob characters, colons, length)', () => {
-    expect(keyOf(base, 'evil:*')).toMatch(/^llm:v1:~[0-9a-f]{24}:[0-9a-f]{64}$/);
+    expect(keyOf(base, 'evil:*')).toMatch(/^llm:v1:~[0-9a-f]{24}:\{[0-9a-f]{64}\}$/);
     expect(keyOf(base, 'a'.repeat(100))).toMatch(/^llm:v1:~/);
     expect(keyOf(base, 'evil:*')).not.toBe(keyOf(base, 'evil:?'));
   });
@@ -190,6 +201,37 @@ describe('CacheKeyPolicy', () => {
     expect(a.key).toBe(b.key);
     expect(a.fields).toEqual([{ name: 'cacheKeyFn', sha256: expect.stringMatching(/^[0-9a-f]{64}$/) }]);
     expect(custom.explain(base, 't2', 'p').key).not.toBe(a.key);
+  });
+
+  it('writes the request in one walk exactly as canonicalize + canonicalJson do', () => {
+    const volatile = new Set(VOLATILE_FIELDS);
+    const proto = JSON.parse('{"model":"m","messages":[],"__proto__":{"x":[1,null,{"b":null,"a":2}]}}');
+    const requests: unknown[] = [
+      base,
+      { ...base, temperature: 0, stop: 'x', max_tokens: 5, user: 'u', stream: true, seed: null },
+      { ...base, logit_bias: { '50256': -100, '9': 1, '10': 2, z: 0 }, tools: [] },
+      { ...base, logit_bias: { a: null }, response_format: { type: 'text', extra: null } },
+      { ...base, response_format: { type: 'json_schema', json_schema: { schema: { b: [null, 1], a: {} } } } },
+      { ...base, tools: [{ type: 'function', function: { name: 'f', parameters: { z: 1, a: null } } }] },
+      { ...base, messages: [{ role: 'user', content: [{ type: 'text', text: 'é "q" \n' }], name: null }] },
+      { ...base, unknown_field: { '1': 'a', '01': 'b', '4294967295': 'c', '0': 'd' }, n: 2 },
+      proto,
+    ];
+    for (const r of requests) {
+      const req = r as ChatCompletionRequest;
+      expect(writeCanonicalRequest(req, volatile)).toBe(canonicalJson(policy.canonicalize(req).fields));
+    }
+  });
+
+  it('puts the digest in a hash tag, so an entry and its lock share a Redis Cluster slot', () => {
+    const key = keyOf(base);
+    expect(key).toMatch(/^llm:v1:t1:\{[0-9a-f]{64}\}$/);
+    // The digest itself is the one schema 1 always had: sha256 of the canonical {provider, request, tenant, v}.
+    const material = canonicalJson(policy.canonicalize(base).fields);
+    const digest = sha256(
+      canonicalJson({ v: 1, provider: 'openai:http://x', tenant: 't1', request: material }),
+    );
+    expect(key).toBe(`llm:v1:t1:{${digest}}`);
   });
 
   it('writes canonical JSON with sorted keys', () => {

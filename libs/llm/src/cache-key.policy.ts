@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { canonicalJson } from '@llm-cache/redis-cache';
 import { LLM_KEY_NAMESPACE } from './llm.constants.js';
 import type { ChatCompletionRequest } from './llm.types.js';
@@ -75,9 +75,14 @@ export interface CacheKeyPolicyOptions {
 export class CacheKeyPolicy {
   constructor(protected readonly options: CacheKeyPolicyOptions) {}
 
-  /** The key (without the Redis prefix): the hot path, with no per-field hashing. */
+  /**
+   * The key (without the Redis prefix): the hot path. Writes the canonical JSON of the request in one walk
+   * (`writeCanonicalRequest`) instead of building stripped and normalized copies first; the result is
+   * byte-identical to what `explain()` derives (a spec holds the two together).
+   */
   key(request: ChatCompletionRequest, tenant: string, providerIdentity: string): string {
-    return this.derive(request, tenant, providerIdentity).key;
+    if (this.options.cacheKeyFn) return this.derive(request, tenant, providerIdentity).key;
+    return this.format(writeCanonicalRequest(request, this.volatile), tenant, providerIdentity);
   }
 
   /** The key and what went into it: each field's name and hash (computed only here, never on the request path). */
@@ -110,24 +115,36 @@ export class CacheKeyPolicy {
       if (typeof custom !== 'string' || custom.length === 0)
         throw new TypeError('cacheKeyFn must return a non-empty string');
     }
-    const material = custom ?? canonicalJson(fields);
-    const digest = sha256(
-      canonicalJson({
-        v: schemaVersion,
-        provider: providerIdentity,
-        ...(shared ? { shared: true } : { tenant }),
-        request: material,
-      }),
-    );
-    const segment = shared ? SHARED_TENANT_SEGMENT : tenantSegment(tenant);
-    const key = `${LLM_KEY_NAMESPACE}:v${schemaVersion}:${segment}:${digest}`;
+    const key = this.format(custom ?? canonicalJson(fields), tenant, providerIdentity);
     return { key, scope, fields, excluded, custom };
   }
 
+  /**
+   * `llm:v<schema>:<tenant segment>:{<sha256>}`. The digest is in a hash tag so the entry and its lock
+   * (`llm-lock:…:{<sha256>}`) live in one Redis Cluster slot: the miss path's scripts touch both in one call.
+   * The digest covers `canonicalJson({provider, request, shared|tenant, v})`, written out in its sorted key order.
+   */
+  protected format(material: string, tenant: string, providerIdentity: string): string {
+    const { schemaVersion } = this.options;
+    const shared = this.options.shareAcrossTenants;
+    const digest = sha256(
+      `{"provider":${JSON.stringify(providerIdentity)},"request":${JSON.stringify(material)},` +
+        `${shared ? '"shared":true' : `"tenant":${JSON.stringify(tenant)}`},"v":${JSON.stringify(schemaVersion)}}`,
+    );
+    const segment = shared ? SHARED_TENANT_SEGMENT : tenantSegment(tenant);
+    return `${LLM_KEY_NAMESPACE}:v${schemaVersion}:${segment}:{${digest}}`;
+  }
+
+  private get volatile(): ReadonlySet<string> {
+    return (this.volatileFields ??= new Set(
+      VOLATILE_FIELDS.filter((f) => f !== 'user' || !this.options.includeUserField),
+    ));
+  }
+  private volatileFields?: ReadonlySet<string>;
+
   /** Top-level canonical fields, and the names of the request's fields that were left out. */
   canonicalize(request: ChatCompletionRequest): { fields: Record<string, unknown>; excluded: string[] } {
-    const volatile = new Set(VOLATILE_FIELDS);
-    if (this.options.includeUserField) volatile.delete('user');
+    const volatile = this.volatile;
     const kept: Array<[string, unknown]> = [];
     const excluded: string[] = [];
     for (const [name, value] of Object.entries(request)) {
@@ -177,8 +194,9 @@ export function normalizeDefaults(f: Record<string, unknown>): void {
 /** The one canonical JSON of the project (sorted keys at every depth), shared with redis-cache's response keys. */
 export { canonicalJson };
 
+/** One-shot `crypto.hash` (Node ≥ 21.7): no Hash object per call on the hot path. */
 export function sha256(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
+  return hash('sha256', text, 'hex');
 }
 
 /** A tenant's key segment: the name when it is safe, else `~` and a hash (never the shared segment). */
@@ -200,6 +218,76 @@ function stripNulls(value: unknown): unknown {
     );
   }
   return value;
+}
+
+/**
+ * `canonicalJson(canonicalize(request).fields)` in one walk: top-level fields filtered and normalized on a shallow
+ * copy, every value written with sorted keys and null members dropped as it is serialized. Keys are read with
+ * `Object.keys` and written as text, so an own `"__proto__"` field is kept like any other.
+ */
+export function writeCanonicalRequest(request: ChatCompletionRequest, volatile: ReadonlySet<string>): string {
+  const f: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
+  for (const name of Object.keys(request)) {
+    const value = (request as Record<string, unknown>)[name];
+    if (value === undefined || value === null || volatile.has(name)) continue;
+    // normalizeDefaults counts the members of these two: count them as canonicalize would (nulls stripped).
+    f[name] = name === 'logit_bias' || name === 'response_format' ? stripNulls(value) : value;
+  }
+  normalizeDefaults(f);
+  const names = canonicalKeys(f);
+  let out = '{';
+  for (let i = 0; i < names.length; i++) {
+    const text = writeValue(f[names[i]]);
+    if (text === undefined) continue;
+    out += `${out.length > 1 ? ',' : ''}${JSON.stringify(names[i])}:${text}`;
+  }
+  return out + '}';
+}
+
+const ARRAY_INDEX = /^(?:0|[1-9][0-9]{0,9})$/;
+
+/**
+ * Keys in the order canonicalJson writes them: it rebuilds each object from sorted entries, and an object lists
+ * array-index keys (`"50256"` in a logit_bias) first, ascending by number, then the others in insertion (here:
+ * sorted) order. `Object.keys` already lists the index keys first and ascending, so only the rest is sorted.
+ */
+function canonicalKeys(o: object): string[] {
+  const keys = Object.keys(o);
+  let i = 0;
+  while (i < keys.length && ARRAY_INDEX.test(keys[i]) && Number(keys[i]) < 4294967295) i++;
+  if (i === 0) return keys.sort();
+  return i === keys.length ? keys : keys.slice(0, i).concat(keys.slice(i).sort());
+}
+
+/** One value as canonicalJson(stripNulls(value)) would write it; undefined where JSON.stringify omits it. */
+function writeValue(v: unknown): string | undefined {
+  switch (typeof v) {
+    case 'string':
+    case 'number':
+    case 'boolean':
+      return JSON.stringify(v);
+    case 'object': {
+      if (v === null) return 'null';
+      if (Array.isArray(v)) {
+        let out = '[';
+        for (let i = 0; i < v.length; i++) out += `${i ? ',' : ''}${writeValue(v[i]) ?? 'null'}`;
+        return out + ']';
+      }
+      const o = v as Record<string, unknown>;
+      const keys = canonicalKeys(o);
+      let out = '{';
+      for (const k of keys) {
+        const m = o[k];
+        if (m === null || m === undefined) continue;
+        const text = writeValue(m);
+        if (text !== undefined) out += `${out.length > 1 ? ',' : ''}${JSON.stringify(k)}:${text}`;
+      }
+      return out + '}';
+    }
+    default:
+      // undefined, functions and symbols are left out by JSON.stringify; a bigint throws there and here.
+      return JSON.stringify(v);
+  }
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {

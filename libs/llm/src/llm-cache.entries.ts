@@ -8,6 +8,7 @@ import type { LlmCacheEntry } from './stream.codec.js';
  * gzipped: chunk JSON repeats its id/model/fields and shrinks 20-60x, so a capture above this cannot fit anyway.
  */
 const CAPTURE_GZIP_HEADROOM = 16;
+const QUIET = { countStats: false } as const;
 
 /** Reading, building and writing the cache entries of LLM answers (under `plan.key`). */
 @Injectable()
@@ -22,7 +23,11 @@ export class LlmCacheEntries {
    */
   async lookup(plan: LlmCallPlan, quiet = false): Promise<Found | undefined> {
     if (plan.control.noCache) return undefined;
-    const entry = await this.cache.get<LlmCacheEntry>(plan.key!, quiet ? { countStats: false } : undefined);
+    return this.accept(plan, await this.cache.get<LlmCacheEntry>(plan.key!, quiet ? QUIET : undefined));
+  }
+
+  /** A value read from `plan.key` as a usable entry: undefined when malformed or older than `max-age`. */
+  accept(plan: LlmCallPlan, entry: LlmCacheEntry | undefined): Found | undefined {
     if (!entry || entry.format !== 1 || (!entry.completion && !entry.chunks)) return undefined;
     const ageMs = Math.max(0, Date.now() - entry.createdAtMs);
     if (plan.control.maxAgeMs !== undefined && ageMs > plan.control.maxAgeMs) {
@@ -52,6 +57,23 @@ export class LlmCacheEntries {
   async store(plan: LlmCallPlan, entry: LlmCacheEntry): Promise<boolean> {
     try {
       return await this.cache.set(plan.key!, entry, { ttlMs: plan.ttlMs });
+    } catch (err) {
+      this.logger.warn(`not caching ${plan.key}: ${(err as Error).message}`);
+      return false;
+    }
+  }
+
+  /**
+   * `store`, and the release of the leader's lock, in one round trip; the entry lands before the lock goes.
+   * Resolves whether the entry was stored (the lock is released either way); never rejects.
+   */
+  async storeAndUnlock(plan: LlmCallPlan, entry: LlmCacheEntry, token: string): Promise<boolean> {
+    try {
+      return await this.cache.setAndReleaseLock(plan.key!, entry, {
+        ttlMs: plan.ttlMs,
+        lockKey: plan.lockKey!,
+        token,
+      });
     } catch (err) {
       this.logger.warn(`not caching ${plan.key}: ${(err as Error).message}`);
       return false;

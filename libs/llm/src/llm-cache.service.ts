@@ -114,8 +114,7 @@ export class LlmCacheService {
           );
           // Stored or not (cut off by max_tokens, filtered), it is the answer to the followers' identical request.
           const entry = this.entries.create(plan, latencyMs, { completion: response });
-          const stored = storable ? await this.entries.store(plan, entry) : false;
-          await release(entry);
+          const stored = await release(entry, storable);
           return { response, stored };
         } finally {
           stop.dispose();

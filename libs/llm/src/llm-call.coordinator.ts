@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { RedisCacheService } from '@llm-cache/redis-cache';
+import { RedisCacheService, type LockResult } from '@llm-cache/redis-cache';
 import { sleep, throwIfAborted } from './abortable.js';
 import { LlmCacheEntries } from './llm-cache.entries.js';
 import type { ResolvedLlmCacheOptions } from './llm-cache.interfaces.js';
@@ -12,9 +12,10 @@ export type Coordinated<R> = { role: 'follower'; found: Found } | { role: 'leade
 /**
  * Leaders call this exactly once: with their entry (followers get it, stored or not: it answers their identical
  * request), `'alone'` (a success with nothing to share: followers call the provider themselves, concurrently) or
- * nothing (a failure: one follower leads next).
+ * nothing (a failure: one follower leads next). With `store`, the entry is also written to the cache — together
+ * with the lock's release, in one round trip — and the promise resolves whether it was written.
  */
-export type Release = (handoff?: LlmCacheEntry | 'alone') => Promise<void>;
+export type Release = (handoff?: LlmCacheEntry | 'alone', store?: boolean) => Promise<boolean>;
 /**
  * A leader's work: `release` as above; `followers()` counts the callers of this process waiting for it now;
  * `boundMs`, when others may wait for it (a flight and a lock), is the longest its work may stay silent (a stream:
@@ -42,7 +43,7 @@ export class LlmCallCoordinator {
   async coordinate<R>(plan: LlmCallPlan, lead: Lead<R>): Promise<Coordinated<R>> {
     const { enabled, waitTimeoutMs } = this.options.coalescing;
     // A refresh wants an answer newer than what is stored, so it neither waits for nor blocks anyone.
-    if (!enabled || plan.control.noCache) return { role: 'leader', result: await this.runAlone(lead) };
+    if (!enabled || plan.control.noCache) return { role: 'leader', result: await this.runAlone(plan, lead) };
     const key = plan.key!;
     const deadline = Date.now() + waitTimeoutMs;
     for (let attempt = 0; attempt < MAX_LEADER_ATTEMPTS && Date.now() < deadline; attempt++) {
@@ -63,7 +64,7 @@ export class LlmCallCoordinator {
       }
       return this.leadFlight(plan, flight, deadline, lead);
     }
-    return { role: 'leader', result: await this.runAlone(lead) };
+    return { role: 'leader', result: await this.runAlone(plan, lead) };
   }
 
   /** This process's leader: takes the Redis lock (or waits for the process holding it), then calls `lead`. */
@@ -76,17 +77,14 @@ export class LlmCallCoordinator {
     let token: string | undefined;
     try {
       for (let attempt = 0; attempt < MAX_LEADER_ATTEMPTS; attempt++) {
-        const lock = await this.cache.acquireLock(plan.lockKey!, this.options.coalescing.lockTtlMs);
+        const lock = await this.acquire(plan);
+        if ('entry' in lock) {
+          flight.settle({ ok: true, value: lock.entry });
+          return { role: 'follower', found: lock };
+        }
         if (lock.status === 'unavailable') break;
         if (lock.status === 'acquired') {
           token = lock.token;
-          // Another leader may have stored the answer between our lookup and the lock: check before paying.
-          const found = await this.entries.lookup(plan);
-          if (found) {
-            await this.cache.releaseLock(plan.lockKey!, token);
-            flight.settle({ ok: true, value: found.entry });
-            return { role: 'follower', found };
-          }
           break;
         }
         const waited = await this.waitForRemoteLeader(plan, deadline);
@@ -102,10 +100,15 @@ export class LlmCallCoordinator {
       throw err;
     }
     const keeper = token ? this.keepLock(plan.lockKey!, token) : undefined;
-    const release: Release = async (handoff) => {
+    const release: Release = async (handoff, store = false) => {
       keeper?.stop();
       // The lock first: a follower of this process that leads next must not find our stale lock and wait on it.
-      if (token) await this.cache.releaseLock(plan.lockKey!, token);
+      let stored = false;
+      if (store && typeof handoff === 'object') {
+        stored = token
+          ? await this.entries.storeAndUnlock(plan, handoff, token)
+          : await this.entries.store(plan, handoff);
+      } else if (token) await this.cache.releaseLock(plan.lockKey!, token);
       flight.settle(
         handoff === 'alone'
           ? { ok: false, alone: true }
@@ -113,6 +116,7 @@ export class LlmCallCoordinator {
             ? { ok: true, value: handoff }
             : { ok: false },
       );
+      return stored;
     };
     const result = await this.runLeader(
       lead,
@@ -121,6 +125,22 @@ export class LlmCallCoordinator {
       this.options.coalescing.lockTtlMs,
     );
     return { role: 'leader', result };
+  }
+
+  /**
+   * The Redis lock, and the re-check of the entry (another leader may have stored it since our lookup), in one
+   * round trip. An entry that exists but does not serve this call (older than its `max-age`, unreadable) is a miss:
+   * then the lock is taken on its own.
+   */
+  protected async acquire(plan: LlmCallPlan): Promise<Found | LockResult> {
+    const { lockTtlMs } = this.options.coalescing;
+    const lock = await this.cache.acquireLockUnlessPresent<LlmCacheEntry>(
+      plan.lockKey!,
+      lockTtlMs,
+      plan.key!,
+    );
+    if (lock.status !== 'present') return lock;
+    return this.entries.accept(plan, lock.value) ?? this.cache.acquireLock(plan.lockKey!, lockTtlMs);
   }
 
   /**
@@ -179,10 +199,11 @@ export class LlmCallCoordinator {
   }
 
   /** A leader nobody waits for (coalescing off, a refresh, or the wait for another leader gave up). */
-  protected runAlone<R>(lead: Lead<R>): Promise<R> {
+  protected runAlone<R>(plan: LlmCallPlan, lead: Lead<R>): Promise<R> {
     return this.runLeader(
       lead,
-      async () => undefined,
+      async (handoff, store) =>
+        store && typeof handoff === 'object' ? this.entries.store(plan, handoff) : false,
       () => 0,
     );
   }
@@ -194,10 +215,10 @@ export class LlmCallCoordinator {
     boundMs?: number,
   ): Promise<R> {
     let released = false;
-    const once: Release = async (handoff) => {
-      if (released) return;
+    const once: Release = async (handoff, store) => {
+      if (released) return false;
       released = true;
-      await release(handoff);
+      return release(handoff, store);
     };
     try {
       return await lead(once, followers, boundMs);

@@ -104,8 +104,8 @@ export class LlmStreamLeader {
         if (clean && !broadcast.isCapturing) handoff = 'alone';
         else if (clean && hasFinished(broadcast.chunks)) {
           handoff = this.entries.create(plan, performance.now() - t0, { chunks: broadcast.chunks });
-          if (isCompleteStream(broadcast.chunks, this.options.storeLengthFinish))
-            stored = await this.entries.store(plan, handoff);
+          // Stored together with the lock's release (one round trip); the `finally` below is then a no-op.
+          stored = await release(handoff, isCompleteStream(broadcast.chunks, this.options.storeLengthFinish));
         }
       } catch (err) {
         // Never reject: the caller may not even look at storedPromise, and followers must be released.

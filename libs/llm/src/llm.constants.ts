@@ -18,7 +18,7 @@ export function llmTenantStatsHash(tenant: string): string {
 }
 
 /** Bump when the canonical form changes, so old entries are never read with a new meaning. */
-export const DEFAULT_KEY_SCHEMA_VERSION = 1;
+export const DEFAULT_KEY_SCHEMA_VERSION = 2;
 export const DEFAULT_LLM_TTL_MS = 60 * 60 * 1000;
 /** A long LLM answer takes tens of seconds; a lock must outlive it or a second leader starts. */
 export const DEFAULT_LOCK_TTL_MS = 60_000;

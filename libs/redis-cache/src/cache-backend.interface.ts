@@ -19,6 +19,25 @@ export interface CacheBackend {
   /** Deletes the key only while it still holds `expected` (lock release by its owner). */
   deleteIfEquals(key: string, expected: string): Promise<boolean>;
   /**
+   * In one atomic step: when `entryKey` exists its value comes back and no lock is taken; otherwise a lock
+   * (`SET lockKey token NX PX ttlMs`) is attempted: true when taken, false when another owner holds it. Both keys
+   * must live in one cluster slot (a shared hash tag).
+   */
+  lockUnlessPresent(
+    lockKey: string,
+    token: string,
+    ttlMs: number,
+    entryKey: string,
+  ): Promise<Buffer | boolean>;
+  /** In one atomic step: writes `key` with a TTL, then deletes `lockKey` if it still holds `token` (same slot). */
+  setAndDeleteIfEquals(
+    key: string,
+    value: Buffer | string,
+    ttlMs: number,
+    lockKey: string,
+    token: string,
+  ): Promise<void>;
+  /**
    * SCAN + UNLINK of every key matching a glob, on every master. Stops between two SCAN pages once `deadlineAtMs`
    * (epoch ms) has passed: `complete: false`, with the count so far. `onDeleted` hears every batch as it is
    * deleted, so a caller still knows the count when a later batch fails.

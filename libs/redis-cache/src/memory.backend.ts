@@ -67,6 +67,27 @@ export class MemoryBackend implements CacheBackend {
     return this.items.delete(key);
   }
 
+  async lockUnlessPresent(
+    lockKey: string,
+    token: string,
+    ttlMs: number,
+    entryKey: string,
+  ): Promise<Buffer | boolean> {
+    const entry = await this.get(entryKey);
+    return entry ?? this.set(lockKey, token, ttlMs, true);
+  }
+
+  async setAndDeleteIfEquals(
+    key: string,
+    value: Buffer | string,
+    ttlMs: number,
+    lockKey: string,
+    token: string,
+  ): Promise<void> {
+    await this.set(key, value, ttlMs, false);
+    await this.deleteIfEquals(lockKey, token);
+  }
+
   async expireIfEquals(key: string, expected: string, ttlMs: number): Promise<boolean> {
     const item = this.live(key);
     if (!item || item.value.toString() !== expected) return false;

@@ -29,6 +29,11 @@ export interface CircuitBreakerOptions {
   resetTimeoutMs?: number;
 }
 
+export interface AdaptiveTimeoutOptions {
+  floorMs?: number;
+  p99Multiplier?: number;
+}
+
 export interface RedisCacheModuleOptions extends RedisConnectionOptions {
   /**
    * Use an in-process store instead of Redis (a first run without Redis; single process only). Implied when no
@@ -41,6 +46,13 @@ export interface RedisCacheModuleOptions extends RedisConnectionOptions {
   defaultTtlMs?: number;
   /** Upper bound of one cache command; past it the call counts as failed and the caller gets a miss. */
   commandTimeoutMs?: number;
+  /**
+   * The deadline of a request-path command adapts to Redis' recent latency: `p99Multiplier` × the p99 of recent
+   * successful commands, at least `floorMs`, at most `commandTimeoutMs` (which applies alone until enough samples
+   * are in, and to the breaker's probes). `false` keeps the fixed `commandTimeoutMs`. Default `{ floorMs: 10,
+   * p99Multiplier: 4 }`.
+   */
+  adaptiveTimeout?: AdaptiveTimeoutOptions | false;
   /** Upper bound of the TCP connect + handshake. */
   connectTimeoutMs?: number;
   breaker?: CircuitBreakerOptions;
@@ -69,6 +81,7 @@ export interface ResolvedRedisCacheOptions extends Required<
   connection: RedisConnectionOptions;
   mode: 'standalone' | 'cluster' | 'sentinel' | 'memory';
   breaker: Required<CircuitBreakerOptions>;
+  adaptiveTimeout: Required<AdaptiveTimeoutOptions> | false;
   connectionName: string;
 }
 

@@ -1,4 +1,6 @@
 import {
+  DEFAULT_ADAPTIVE_TIMEOUT_FLOOR_MS,
+  DEFAULT_ADAPTIVE_TIMEOUT_P99_MULTIPLIER,
   DEFAULT_BREAKER_FAILURE_THRESHOLD,
   DEFAULT_BREAKER_RESET_TIMEOUT_MS,
   DEFAULT_COMMAND_TIMEOUT_MS,
@@ -106,6 +108,19 @@ export function resolveRedisCacheOptions(options: RedisCacheModuleOptions = {}):
         options.breaker?.resetTimeoutMs ?? DEFAULT_BREAKER_RESET_TIMEOUT_MS,
       ),
     },
+    adaptiveTimeout:
+      options.adaptiveTimeout === false
+        ? false
+        : {
+            floorMs: positive(
+              'adaptiveTimeout.floorMs',
+              options.adaptiveTimeout?.floorMs ?? DEFAULT_ADAPTIVE_TIMEOUT_FLOOR_MS,
+            ),
+            p99Multiplier: positive(
+              'adaptiveTimeout.p99Multiplier',
+              options.adaptiveTimeout?.p99Multiplier ?? DEFAULT_ADAPTIVE_TIMEOUT_P99_MULTIPLIER,
+            ),
+          },
     connectionName,
   };
 }

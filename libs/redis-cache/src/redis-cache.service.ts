@@ -3,6 +3,7 @@ import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleIn
 import type { CacheBackend } from './cache-backend.interface.js';
 import { decodeEntry, encodeEntry, entryByteLength } from './cache-entry.codec.js';
 import { CircuitBreaker, type CircuitState } from './circuit-breaker.js';
+import { CommandDeadline } from './command-deadline.js';
 import { REDIS_CACHE_BACKEND, REDIS_CACHE_RESOLVED_OPTIONS } from './redis-cache.constants.js';
 import type {
   CacheSetOptions,
@@ -21,6 +22,7 @@ import { parseRedisInfo, summarizeInfo } from './redis-info.parser.js';
 /** Stats hashes live long but not forever: every key this module writes has a TTL. */
 const STATS_TTL_MS = 30 * 24 * 60 * 60 * 1000;
 const FAILURE_LOG_INTERVAL_MS = 10_000;
+const SUSPECT_PROBE_INTERVAL_MS = 20;
 const MAX_PATTERN_LENGTH = 512;
 /** A pattern delete is an admin operation, not bounded by `commandTimeoutMs` but by this deadline by default. */
 const DEFAULT_DELETE_DEADLINE_MS = 30_000;
@@ -38,6 +40,12 @@ export type LockResult =
   /** Redis could not be asked: the caller should proceed on its own rather than wait. */
   | { status: 'unavailable' };
 
+/** `acquireLockUnlessPresent`: the entry when it exists (no lock taken), else what `acquireLock` would say. */
+export type LockUnlessPresentResult<T> =
+  | LockResult
+  /** The entry exists; `value` is undefined when it could not be decoded. */
+  | { status: 'present'; value: T | undefined };
+
 class CacheTimeoutError extends Error {}
 
 /**
@@ -49,9 +57,16 @@ class CacheTimeoutError extends Error {}
 export class RedisCacheService implements OnModuleInit, OnApplicationShutdown {
   protected readonly logger = new Logger('RedisCacheService');
   protected readonly breaker: CircuitBreaker;
+  /** Undefined when `adaptiveTimeout: false`: every command then waits up to `commandTimeoutMs`. */
+  protected readonly deadline?: CommandDeadline;
   private readonly pendingCounters = new Map<string, Record<string, number>>();
   private statsTimer?: NodeJS.Timeout;
   private lastFailureLogMs = 0;
+  /** A request-path command timed out and no PING has answered since (see `suspectUntilPing`). */
+  private suspect = false;
+  /** When the last command answered (performance.now()): the adaptive deadline counts silence since then. */
+  private lastReplyAtMs = 0;
+  private closing = false;
   private suppressedFailures = 0;
   /** The last failure's `CAUSE: message`, so "unavailable" can say why even while the breaker skips Redis. */
   private lastFailure?: string;
@@ -71,6 +86,9 @@ export class RedisCacheService implements OnModuleInit, OnApplicationShutdown {
       options.breaker.resetTimeoutMs,
       (state) => this.onBreakerChange(state),
     );
+    if (options.adaptiveTimeout) {
+      this.deadline = new CommandDeadline({ capMs: options.commandTimeoutMs, ...options.adaptiveTimeout });
+    }
     backend.onStateChange((state) => {
       this.metrics.setConnectionStatus(state);
       // A fresh, ready connection is proof enough that Redis is back: stop skipping it.
@@ -96,6 +114,7 @@ export class RedisCacheService implements OnModuleInit, OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
+    this.closing = true;
     if (this.statsTimer) clearInterval(this.statsTimer);
     await this.flushCounters();
     await this.disconnect();
@@ -277,6 +296,72 @@ export class RedisCacheService implements OnModuleInit, OnApplicationShutdown {
     return ok ? { status: 'acquired', token } : { status: 'held' };
   }
 
+  /**
+   * `acquireLock` and a read of `entryKey` in one round trip (one script): a leader that lost the race to a
+   * stored answer reads it instead of taking the lock. Both keys must share a cluster slot (hash tag). Hit/miss
+   * counters are left alone: this re-checks a lookup that was already counted.
+   */
+  async acquireLockUnlessPresent<T>(
+    lockKey: string,
+    ttlMs: number,
+    entryKey: string,
+  ): Promise<LockUnlessPresentResult<T>> {
+    const token = randomUUID();
+    let failed = false;
+    let timedOut = false;
+    const reply = await this.run(
+      'lock',
+      () => this.backend.lockUnlessPresent(this.fullKey(lockKey), token, ttlMs, this.fullKey(entryKey)),
+      false,
+      undefined,
+      (err) => {
+        failed = true;
+        timedOut = err !== undefined && isTimeout(err);
+      },
+    );
+    if (failed) {
+      if (timedOut) void this.releaseLock(lockKey, token);
+      return { status: 'unavailable' };
+    }
+    if (Buffer.isBuffer(reply)) return { status: 'present', value: await this.decode<T>(entryKey, reply) };
+    return reply ? { status: 'acquired', token } : { status: 'held' };
+  }
+
+  /**
+   * `set` and `releaseLock` in one round trip (one script): the entry is written before the lock goes, atomically,
+   * so a process waiting on the lock finds the entry the moment the lock is gone. The lock is released even when
+   * the entry is not written (over `maxEntryBytes`, or not encodable). Resolves whether the entry was written.
+   */
+  async setAndReleaseLock(
+    key: string,
+    value: unknown,
+    options: CacheSetOptions & { lockKey: string; token: string },
+  ): Promise<boolean> {
+    const { lockKey, token } = options;
+    let encoded: Buffer | string;
+    try {
+      const ttlMs = this.resolveTtl(options.ttlMs);
+      encoded = await encodeEntry(value, this.options.compressThresholdBytes);
+      if (entryByteLength(encoded) > this.options.maxEntryBytes) {
+        this.logger.warn(`not caching ${key}: ${entryByteLength(encoded)} bytes > maxEntryBytes`);
+        await this.releaseLock(lockKey, token);
+        return false;
+      }
+      const write = () =>
+        this.backend.setAndDeleteIfEquals(this.fullKey(key), encoded, ttlMs, this.fullKey(lockKey), token);
+      let failed = false;
+      await this.run('set', write, undefined, undefined, (err) => {
+        failed = true;
+        // A refused script (not a timeout: a hung server may still run it) leaves the lock: drop it on its own.
+        if (err !== undefined && !isTimeout(err)) void this.releaseLock(lockKey, token);
+      });
+      return !failed;
+    } catch (err) {
+      await this.releaseLock(lockKey, token);
+      throw err;
+    }
+  }
+
   /** Releases a lock only if this owner still holds it (an expired lock taken by another owner is left alone). */
   async releaseLock(key: string, token: string): Promise<boolean> {
     return this.run('unlock', () => this.backend.deleteIfEquals(this.fullKey(key), token), false);
@@ -378,6 +463,11 @@ export class RedisCacheService implements OnModuleInit, OnApplicationShutdown {
     return { mode: this.options.mode, connected: true, ...summarizeInfo(nodes.map((n) => n.info)), nodes };
   }
 
+  /** The deadline (ms) the next request-path command gets: adaptive, or `commandTimeoutMs`. */
+  currentCommandTimeoutMs(): number {
+    return this.deadline?.currentMs ?? this.options.commandTimeoutMs;
+  }
+
   /** PING bounded by `timeoutMs`; resolves to the latency in ms, rejects on failure (for health checks). */
   async ping(timeoutMs = this.options.commandTimeoutMs * 4): Promise<number> {
     const start = performance.now();
@@ -393,7 +483,7 @@ export class RedisCacheService implements OnModuleInit, OnApplicationShutdown {
     operation: string,
     call: () => Promise<T>,
     fallback: T,
-    timeoutMs = this.options.commandTimeoutMs,
+    timeoutMs?: number,
     onFailure?: (err?: unknown) => void,
   ): Promise<T> {
     try {
@@ -408,19 +498,43 @@ export class RedisCacheService implements OnModuleInit, OnApplicationShutdown {
   /**
    * `run` without the fallback: the same breaker, timeout, metrics and logging, but a failure rejects with
    * `RedisUnavailableError` naming the cause. For the few callers that must tell "unavailable" from "empty".
+   * Without `timeoutMs` (the request path) the deadline is the adaptive one.
    */
-  protected async attempt<T>(operation: string, call: () => Promise<T>, timeoutMs: number): Promise<T> {
+  protected async attempt<T>(operation: string, call: () => Promise<T>, timeoutMs?: number): Promise<T> {
     if (!this.breaker.tryAcquire()) {
       const last = this.lastFailure ? ` (last failure: ${this.lastFailure})` : '';
       throw new RedisUnavailableError(`circuit breaker open, Redis not tried${last}`);
     }
+    // Request-path commands (no explicit timeout) get the adaptive deadline; a breaker probe gets the cap, so a
+    // Redis that is slower than before (not hung) can prove it is back.
+    const adaptive = timeoutMs === undefined && this.deadline && this.breaker.current === 'closed';
+    // After a timeout, until a PING proves Redis answers again, request-path commands fail fast: a request pays
+    // at most the one deadline it was already waiting on, never one per command (lookup, lock, store).
+    if (adaptive && this.suspect) {
+      throw new RedisUnavailableError('a command timed out and Redis has not answered a PING since');
+    }
+    const deadlineMs = timeoutMs ?? (adaptive ? this.deadline!.currentMs : this.options.commandTimeoutMs);
     const start = performance.now();
     try {
-      const result = await withTimeout(call(), timeoutMs);
+      const result = await withTimeout(
+        call(),
+        deadlineMs,
+        adaptive
+          ? { lastReplyAtMs: () => this.lastReplyAtMs, capMs: this.options.commandTimeoutMs }
+          : undefined,
+      );
+      this.lastReplyAtMs = performance.now();
+      const ms = performance.now() - start;
       this.breaker.recordSuccess();
-      this.metrics.recordOperation(operation, true, performance.now() - start);
+      if (timeoutMs === undefined) this.deadline?.recordSuccess(ms);
+      this.suspect = false;
+      this.metrics.recordOperation(operation, true, ms);
       return result;
     } catch (err) {
+      if (timeoutMs === undefined && err instanceof CacheTimeoutError && this.deadline) {
+        this.deadline.recordTimeout(deadlineMs);
+        this.suspectUntilPing();
+      }
       this.breaker.recordFailure();
       this.metrics.recordOperation(operation, false, performance.now() - start);
       const described = this.describeFailure(err);
@@ -428,6 +542,32 @@ export class RedisCacheService implements OnModuleInit, OnApplicationShutdown {
       this.logFailure(operation, described);
       throw new RedisUnavailableError(described, 0, { cause: err });
     }
+  }
+
+  /**
+   * Enters the fail-fast state after a timeout and PINGs (bounded by `commandTimeoutMs`, every
+   * `SUSPECT_PROBE_INTERVAL_MS`) until Redis answers; its latency joins the deadline's samples, so a Redis that
+   * is slower, not hung, raises the deadline instead of timing out again.
+   */
+  private suspectUntilPing(): void {
+    if (this.suspect) return;
+    this.suspect = true;
+    void (async () => {
+      while (this.suspect && !this.closing) {
+        const start = performance.now();
+        try {
+          await withTimeout(this.backend.ping(), this.options.commandTimeoutMs);
+          this.deadline?.recordSuccess(performance.now() - start);
+          this.lastReplyAtMs = performance.now();
+          this.suspect = false;
+          this.breaker.recordSuccess();
+        } catch {
+          // The probes' failures open the breaker (state, health and metrics show the outage) as commands' would.
+          this.breaker.recordFailure();
+          await new Promise((r) => setTimeout(r, SUSPECT_PROBE_INTERVAL_MS).unref());
+        }
+      }
+    })();
   }
 
   protected resolveTtl(ttlMs: number | undefined): number {
@@ -509,11 +649,34 @@ export class RedisCacheService implements OnModuleInit, OnApplicationShutdown {
   }
 }
 
-/** Rejects after `ms`; the late outcome of the original promise is swallowed. */
-export function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+/**
+ * Rejects after `ms`; the late outcome of the original promise is swallowed. With `liveness`, `ms` counts silence
+ * rather than elapsed time: while the connection keeps answering other commands (the last reply is less than `ms`
+ * old), a command queued behind them under load is still waiting its turn, not hung — it may wait up to `capMs`.
+ */
+export function withTimeout<T>(
+  promise: Promise<T>,
+  ms: number,
+  liveness?: { lastReplyAtMs: () => number; capMs: number },
+): Promise<T> {
   let timer: NodeJS.Timeout;
+  const start = performance.now();
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new CacheTimeoutError(`timed out after ${ms} ms`)), ms);
+    const expire = () => {
+      if (liveness) {
+        const now = performance.now();
+        const quietMs = now - Math.max(start, liveness.lastReplyAtMs());
+        const leftMs = Math.min(ms - quietMs, liveness.capMs - (now - start));
+        if (leftMs > 0) {
+          timer = setTimeout(expire, leftMs);
+          return;
+        }
+      }
+      // setImmediate: when the timer fires late because the event loop was busy (GC, a burst of requests), the
+      // reply may already be waiting in the socket; the poll phase reads it before the check phase rejects.
+      setImmediate(() => reject(new CacheTimeoutError(`timed out after ${ms} ms`)));
+    };
+    timer = setTimeout(expire, ms);
   });
   promise.catch(() => undefined);
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));

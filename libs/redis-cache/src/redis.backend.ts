@@ -6,6 +6,32 @@ const SCAN_COUNT = 500;
 const UNLINK_BATCH = 500;
 const DELETE_IF_EQUALS = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
 const EXPIRE_IF_EQUALS = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end`;
+/** KEYS: lock, entry · ARGV: token, ttl ms → the entry, or 1 (locked) / 0 (held by another owner). */
+const LOCK_UNLESS_PRESENT = `local v = redis.call('GET', KEYS[2])
+if v then return v end
+if redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX') then return 1 end
+return 0`;
+/** KEYS: entry, lock · ARGV: value, ttl ms, token. */
+const SET_AND_DELETE_IF_EQUALS = `redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+if redis.call('GET', KEYS[2]) == ARGV[3] then redis.call('DEL', KEYS[2]) end
+return 1`;
+
+/** The scripts, registered with ioredis' defineCommand (EVALSHA, falling back to EVAL once per connection). */
+interface ScriptCommands {
+  llmCacheLockUnlessPresentBuffer(
+    lockKey: string,
+    entryKey: string,
+    token: string,
+    ttlMs: number,
+  ): Promise<Buffer | number>;
+  llmCacheSetAndDeleteIfEquals(
+    key: string,
+    lockKey: string,
+    value: Buffer | string,
+    ttlMs: number,
+    token: string,
+  ): Promise<number>;
+}
 
 /** CacheBackend over one ioredis client (standalone, sentinel or cluster). */
 export class RedisBackend implements CacheBackend {
@@ -22,6 +48,12 @@ export class RedisBackend implements CacheBackend {
     };
     client.on('error', forward);
     if (client instanceof Cluster) client.on('node error', forward);
+    client.defineCommand('llmCacheLockUnlessPresent', { numberOfKeys: 2, lua: LOCK_UNLESS_PRESENT });
+    client.defineCommand('llmCacheSetAndDeleteIfEquals', { numberOfKeys: 2, lua: SET_AND_DELETE_IF_EQUALS });
+  }
+
+  private get scripts(): ScriptCommands {
+    return this.client as unknown as ScriptCommands;
   }
 
   isReady(): boolean {
@@ -91,6 +123,28 @@ export class RedisBackend implements CacheBackend {
 
   async deleteIfEquals(key: string, expected: string): Promise<boolean> {
     return (await this.client.eval(DELETE_IF_EQUALS, 1, key, expected)) === 1;
+  }
+
+  async lockUnlessPresent(
+    lockKey: string,
+    token: string,
+    ttlMs: number,
+    entryKey: string,
+  ): Promise<Buffer | boolean> {
+    const px = Math.max(1, Math.ceil(ttlMs));
+    const reply = await this.scripts.llmCacheLockUnlessPresentBuffer(lockKey, entryKey, token, px);
+    return Buffer.isBuffer(reply) ? reply : reply === 1;
+  }
+
+  async setAndDeleteIfEquals(
+    key: string,
+    value: Buffer | string,
+    ttlMs: number,
+    lockKey: string,
+    token: string,
+  ): Promise<void> {
+    const px = Math.max(1, Math.ceil(ttlMs));
+    await this.scripts.llmCacheSetAndDeleteIfEquals(key, lockKey, value, px, token);
   }
 
   async expireIfEquals(key: string, expected: string, ttlMs: number): Promise<boolean> {

@@ -65,6 +65,7 @@ export const chatbotEnvSchema = {
   REDIS_PASSWORD: text(),
   REDIS_USERNAME: text(),
   REDIS_TLS: flag(false),
+  REDIS_ADAPTIVE_TIMEOUT: flag(true),
   REDIS_REQUIRED: flag(false),
   REDIS_COMMAND_TIMEOUT_MS: integer(1, 60_000, 50),
   REDIS_CONNECT_TIMEOUT_MS: integer(1, 60_000, 2000),

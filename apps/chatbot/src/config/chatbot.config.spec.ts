@@ -55,6 +55,14 @@ describe('loadChatbotConfig', () => {
     ).toEqual({ sentinels: [{ host: 's1', port: 26379 }], name: 'mymaster' });
   });
 
+  it('keeps the adaptive Redis command deadline on unless REDIS_ADAPTIVE_TIMEOUT=false', () => {
+    const url = 'redis://127.0.0.1:6379';
+    expect(loadChatbotConfig({ REDIS_URL: url }).redis.adaptiveTimeout).toBeUndefined();
+    expect(loadChatbotConfig({ REDIS_URL: url, REDIS_ADAPTIVE_TIMEOUT: 'false' }).redis.adaptiveTimeout).toBe(
+      false,
+    );
+  });
+
   it('maps tenants to API keys', () => {
     expect(loadChatbotConfig({ CHATBOT_API_KEYS: 'acme:key-acme-1, globex:key-globex-1' }).apiKeys).toEqual([
       { tenant: 'acme', key: 'key-acme-1' },

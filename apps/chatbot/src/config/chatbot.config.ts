@@ -184,6 +184,8 @@ function readRedis(e: ChatbotEnv, problems: string[]): RedisCacheModuleOptions {
     keyPrefix: e.CACHE_PREFIX ?? 'llm-cache',
     defaultTtlMs: e.CACHE_TTL_MS,
     commandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS,
+    // On (the module's default): a deadline that follows Redis' recent latency, capped by the timeout above.
+    ...(e.REDIS_ADAPTIVE_TIMEOUT ? {} : { adaptiveTimeout: false as const }),
     connectTimeoutMs: e.REDIS_CONNECT_TIMEOUT_MS,
     password: e.REDIS_PASSWORD,
     username: e.REDIS_USERNAME,

@@ -1,0 +1,113 @@
+import { spawn } from 'node:child_process';
+import { connect } from 'node:net';
+import { describe, expect, it } from '@jest/globals';
+import { CommandDeadline } from './command-deadline.js';
+import { withTimeout } from './redis-cache.service.js';
+
+const options = { capMs: 50, floorMs: 3, p99Multiplier: 4 };
+
+describe('CommandDeadline', () => {
+  it('waits the full cap until enough latencies are known', () => {
+    const d = new CommandDeadline(options);
+    for (let i = 0; i < 63; i++) d.recordSuccess(0.2);
+    expect(d.currentMs).toBe(50);
+  });
+
+  it('adapts to a multiple of the recent p99, never below the floor', () => {
+    const d = new CommandDeadline(options);
+    for (let i = 0; i < 512; i++) d.recordSuccess(0.3);
+    expect(d.currentMs).toBe(3);
+    for (let i = 0; i < 512; i++) d.recordSuccess(i % 50 === 0 ? 2 : 0.5);
+    expect(d.p99()).toBe(2);
+    expect(d.currentMs).toBe(8);
+  });
+
+  it('never exceeds the cap', () => {
+    const d = new CommandDeadline(options);
+    for (let i = 0; i < 512; i++) d.recordSuccess(40);
+    expect(d.currentMs).toBe(50);
+  });
+
+  it('moves up as commands time out, up to the cap (a slower Redis is not a dead one)', () => {
+    const d = new CommandDeadline(options);
+    for (let i = 0; i < 512; i++) d.recordSuccess(0.3);
+    const deadlines = [d.currentMs];
+    for (let i = 0; i < 24; i++) {
+      d.recordTimeout(d.currentMs);
+      deadlines.push(d.currentMs);
+    }
+    expect(deadlines[0]).toBe(3);
+    expect(deadlines.at(-1)).toBe(50);
+    expect(deadlines).toEqual([...deadlines].sort((a, b) => a - b));
+  });
+});
+
+describe('withTimeout', () => {
+  it('takes a reply that arrived while the event loop was too busy to fire the timer on time', async () => {
+    // Another process answers over a real socket while this one is blocked, as Redis would.
+    const echo = spawn(
+      process.execPath,
+      [
+        '-e',
+        `require('node:net').createServer((s) => s.on('data', (d) => setTimeout(() => s.write(d), 2)))` +
+          `.listen(0, '127.0.0.1', function () { console.log(this.address().port); });`,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    try {
+      const port = Number(await new Promise<string>((r) => echo.stdout.once('data', (d) => r(String(d)))));
+      const client = connect(port, '127.0.0.1');
+      client.on('error', () => undefined);
+      await new Promise((r) => client.once('connect', r));
+      const reply = new Promise<string>((r) => client.once('data', (d) => r(d.toString())));
+      // From the check phase, so the next loop iteration starts with the timers phase and polls the socket after.
+      const { raced } = await new Promise<{ raced: Promise<string> }>((r) =>
+        setImmediate(() => {
+          client.write('pong');
+          const raced = withTimeout(reply, 10);
+          // Blocked past the deadline: the reply (sent after 2 ms) is readable and the timer due, both at once.
+          const until = performance.now() + 150;
+          while (performance.now() < until);
+          r({ raced });
+        }),
+      );
+      await expect(raced).resolves.toBe('pong');
+      client.destroy();
+    } finally {
+      echo.kill();
+    }
+  });
+
+  it('with liveness, waits past the deadline while the connection keeps answering others (queued, not hung)', async () => {
+    let lastReplyAtMs = performance.now();
+    const ticker = setInterval(() => (lastReplyAtMs = performance.now()), 2);
+    try {
+      const late = new Promise<string>((r) => setTimeout(() => r('late'), 40));
+      await expect(withTimeout(late, 10, { lastReplyAtMs: () => lastReplyAtMs, capMs: 200 })).resolves.toBe(
+        'late',
+      );
+      // Still bounded by the cap.
+      const never = withTimeout(new Promise(() => undefined), 10, {
+        lastReplyAtMs: () => lastReplyAtMs,
+        capMs: 60,
+      });
+      const start = performance.now();
+      await expect(never).rejects.toThrow(/timed out/);
+      expect(performance.now() - start).toBeGreaterThanOrEqual(55);
+    } finally {
+      clearInterval(ticker);
+    }
+  });
+
+  it('with liveness, gives up after the deadline of silence', async () => {
+    const start = performance.now();
+    await expect(
+      withTimeout(new Promise(() => undefined), 10, { lastReplyAtMs: () => 0, capMs: 1000 }),
+    ).rejects.toThrow(/timed out after 10 ms/);
+    expect(performance.now() - start).toBeLessThan(200);
+  });
+
+  it('still rejects a reply that never comes', async () => {
+    await expect(withTimeout(new Promise(() => undefined), 5)).rejects.toThrow(/timed out after 5 ms/);
+  });
+});

@@ -12,6 +12,7 @@ COPY libs/infra-docker/package.json libs/infra-docker/
 COPY apps/chatbot/package.json apps/chatbot/
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json nest-cli.json ./
+COPY scripts/copy-web-assets.js scripts/
 COPY libs libs
 COPY apps apps
 RUN npm run build

@@ -10,17 +10,7 @@ fail=0
 PACKAGES=(@llm-cache/redis-cache @llm-cache/llm @llm-cache/infra-docker)
 
 echo "::: chatbot production dependencies"
-prod=$(npm ls --omit=dev --workspace @llm-cache/chatbot --all --parseable 2>/dev/null)
-if [ -z "$prod" ]; then
-  echo "npm ls --omit=dev --workspace @llm-cache/chatbot listed nothing"
-  fail=1
-fi
-for banned in dockerode node @llm-cache/infra-docker; do
-  if grep -E "/node_modules/${banned}\$" <<<"$prod"; then
-    echo "::: FAILED: '${banned}' is in the chatbot's production tree (npm ls --omit=dev --workspace @llm-cache/chatbot)"
-    fail=1
-  fi
-done
+bash scripts/check-prod-deps.sh || fail=1
 
 node_modules/.bin/tsc -b libs/llm/tsconfig.lib.json libs/infra-docker/tsconfig.lib.json || exit 1
 tmp=$(mktemp -d)

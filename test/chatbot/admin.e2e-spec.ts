@@ -6,6 +6,7 @@ import { call, startChatbot, upstreamEnv, type TestChatbot } from './chatbot-tes
 
 const ADMIN = 'admin-token-0123456789';
 const KEY = 'key-admin-tenant-1';
+const GLOBEX = 'key-admin-tenant-2';
 
 describe('cache admin routes', () => {
   let redis: RedisServer;
@@ -13,8 +14,8 @@ describe('cache admin routes', () => {
   let bot: TestChatbot;
   const admin = (path: string, method = 'GET', token: string | null = ADMIN) =>
     call(`${bot.url}${path}`, { method, headers: token ? { authorization: `Bearer ${token}` } : {} });
-  const chat = (message: string) =>
-    call(`${bot.url}/chat`, { body: { message }, headers: { authorization: `Bearer ${KEY}` } });
+  const chat = (message: string, key = KEY) =>
+    call(`${bot.url}/chat`, { body: { message }, headers: { authorization: `Bearer ${key}` } });
 
   beforeAll(async () => {
     redis = await RedisServer.start();
@@ -22,8 +23,10 @@ describe('cache admin routes', () => {
     bot = await startChatbot(
       upstreamEnv(redis.url, fake.baseURL, {
         ADMIN_TOKEN: ADMIN,
-        CHATBOT_API_KEYS: `acme:${KEY}`,
+        CHATBOT_API_KEYS: `acme:${KEY},globex:${GLOBEX}`,
         CACHE_PREFIX: 'adm',
+        // Bulk deletes pipeline thousands of UNLINKs: on this shared machine 50 ms per command can trip the breaker.
+        REDIS_COMMAND_TIMEOUT_MS: '1000',
       }),
     );
   });
@@ -87,6 +90,80 @@ describe('cache admin routes', () => {
       expect(await client.exists(convKey)).toBe(1);
     } finally {
       client.disconnect();
+    }
+  });
+
+  it('needs an explicit pattern or tenant: DELETE /cache alone is a 400, not "delete everything"', async () => {
+    await chat('kept because nothing was asked');
+    const res = await admin('/cache', 'DELETE');
+    expect(res.status).toBe(400);
+    expect(res.body.error).toMatchObject({ param: 'pattern', code: 'missing_required_parameter' });
+    expect((await chat('kept because nothing was asked')).body.cached).toBe(true);
+    expect((await admin('/cache?pattern=*&tenant=acme', 'DELETE')).status).toBe(400);
+    expect((await admin('/cache?tenant=a*', 'DELETE')).body.error.param).toBe('tenant');
+  });
+
+  it('deletes exactly one tenant with tenant=<name>', async () => {
+    await chat('tenant scoped question');
+    await chat('tenant scoped question', GLOBEX);
+    const { status, body } = await admin('/cache?tenant=acme', 'DELETE');
+    expect(status).toBe(200);
+    expect(body).toMatchObject({ complete: true, pattern: expect.stringMatching(/^v\d+:acme:\*$/) });
+    expect(body.deleted).toBeGreaterThanOrEqual(1);
+    expect((await chat('tenant scoped question')).body.cached).toBe(false);
+    expect((await chat('tenant scoped question', GLOBEX)).body.cached).toBe(true);
+  });
+
+  it('says complete:false with the count so far when the deadline cuts the scan', async () => {
+    const client = new Redis(redis.port, '127.0.0.1', { maxRetriesPerRequest: 1 });
+    try {
+      const total = 5_000;
+      for (let i = 0; i < total; i += 1000) {
+        const pipeline = client.pipeline();
+        for (let j = i; j < i + 1000; j++) pipeline.set(`adm:llm:v9:bulk:${j}`, 'x', 'EX', 600);
+        await pipeline.exec();
+      }
+      const { status, body } = await admin('/cache?pattern=v9:bulk:*&deadlineMs=1', 'DELETE');
+      expect(status).toBe(200);
+      expect(body.complete).toBe(false);
+      expect(body.deleted).toBeLessThan(total);
+      expect(body.deleted).toBe(total - (await client.keys('adm:llm:v9:bulk:*')).length);
+      const rest = await admin('/cache?pattern=v9:bulk:*', 'DELETE');
+      expect(rest.body.complete).toBe(true);
+      expect(rest.body.deleted).toBeGreaterThan(0);
+      expect(await client.keys('adm:llm:v9:bulk:*')).toEqual([]);
+    } finally {
+      client.disconnect();
+    }
+  });
+
+  it('answers 503 with the reason on every admin route when Redis is unavailable', async () => {
+    const own = await RedisServer.start();
+    const down = await startChatbot(
+      upstreamEnv(own.url, fake.baseURL, { ADMIN_TOKEN: ADMIN, CHATBOT_API_KEYS: `acme:${KEY}` }),
+    );
+    try {
+      await own.kill();
+      for (const [method, path] of [
+        ['DELETE', '/cache?pattern=*'],
+        ['GET', '/cache/stats'],
+        ['GET', '/cache/info'],
+      ]) {
+        const res = await call(`${down.url}${path}`, {
+          method,
+          headers: { authorization: `Bearer ${ADMIN}` },
+        });
+        expect([path, res.status]).toEqual([path, 503]);
+        expect(res.body.error).toMatchObject({
+          message: expect.stringMatching(/Redis unavailable: \S+/),
+          type: 'server_error',
+          code: 'redis_unavailable',
+          param: null,
+        });
+      }
+    } finally {
+      await down.close();
+      await own.stop();
     }
   });
 

@@ -196,14 +196,20 @@ describe('the built app (npm start)', () => {
       LLM_BASE_URL: fake.baseURL,
       LLM_API_KEY: 'sk-test',
       LLM_MAX_RETRIES: '0',
+      RATE_LIMIT_RPM: '1',
     });
     try {
-      const res = await call(`${app.url}/v1/chat/completions`, {
-        headers: { authorization: 'Bearer key-acme-0123456789', 'x-request-id': 'trace-abc-123' },
-        body: { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'broken __malformed__' }] },
-      });
-      expect(res.headers.get('x-request-id')).toBe('trace-abc-123');
-      expect(res.status).toBeGreaterThanOrEqual(500);
+      const ask = (requestId: string) =>
+        call(`${app.url}/v1/chat/completions`, {
+          headers: { authorization: 'Bearer key-acme-0123456789', 'x-request-id': requestId },
+          body: { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'json logs' }] },
+        });
+      expect((await ask('trace-first-1')).headers.get('x-request-id')).toBe('trace-first-1');
+      // Over the limit: the rate limiter logs the refusal, inside the request.
+      const refused = await ask('trace-abc-123');
+      expect(refused.status).toBe(429);
+      expect(refused.headers.get('x-request-id')).toBe('trace-abc-123');
+      expect(await waitFor(() => app.output().includes('trace-abc-123'), 5000)).toBe(true);
     } finally {
       app.proc.kill('SIGTERM');
       await app.exited;
@@ -217,10 +223,9 @@ describe('the built app (npm start)', () => {
       expect(stripVTControlCharacters(line)).toBe(line);
       expect(() => JSON.parse(line)).not.toThrow();
     }
-    const requestLines = lines
-      .map((l) => JSON.parse(l))
-      .filter((l) => JSON.stringify(l).includes('trace-abc-123'));
-    expect(requestLines.every((l) => l.requestId === 'trace-abc-123')).toBe(true);
+    const refusal = lines.map((l) => JSON.parse(l)).find((l) => /RATE_LIMIT_RPM=1/.test(l.message));
+    expect(refusal).toMatchObject({ level: 'warn', context: 'RateLimit', requestId: 'trace-abc-123' });
+    expect(refusal.message).toMatch(/tenant acme/);
   });
 
   it('maps an upstream timeout to 504', async () => {
@@ -228,6 +233,8 @@ describe('the built app (npm start)', () => {
       LLM_PROVIDER: 'openai',
       LLM_BASE_URL: fake.baseURL,
       LLM_API_KEY: 'sk-test',
+      // The cost guard allows LLM_MODEL alone by default.
+      LLM_MODEL: 'fake-model',
       LLM_TIMEOUT_MS: '300',
       LLM_MAX_RETRIES: '0',
     });

@@ -353,6 +353,55 @@ describe('bad input → 4xx in OpenAI error shape, never 5xx, never an upstream 
     expect(fake.callCount).toBe(0);
   });
 
+  it('says where the JSON broke and how large the body was, in our words, param null', async () => {
+    const broken = await call(`${bot.url}/v1/chat/completions`, { rawBody: '{\n  "model": "x",\n  oops }' });
+    expect(broken.status).toBe(400);
+    expect(broken.body.error).toEqual({
+      message: expect.stringMatching(
+        /^We could not parse the JSON body of your request at line 3, column 3: /,
+      ),
+      type: 'invalid_request_error',
+      param: null,
+      code: 'invalid_json',
+    });
+    const truncated = await call(`${bot.url}/chat`, { rawBody: '{"message": "hi"' });
+    expect(truncated.body.error.message).toMatch(/at line 1, column 17: /);
+
+    const size = BODY_LIMIT_BYTES + 1000;
+    const large = await call(`${bot.url}/v1/chat/completions`, { rawBody: `"${'x'.repeat(size - 2)}"` });
+    expect(large.status).toBe(413);
+    expect(large.body.error).toEqual({
+      message: `Request body too large: ${size} bytes, limit is ${BODY_LIMIT_BYTES} bytes.`,
+      type: 'invalid_request_error',
+      param: null,
+      code: 'request_too_large',
+    });
+  });
+
+  it("answers X-Request-Id on every response: the caller's sane id, else a generated one", async () => {
+    const responses = [
+      await call(`${bot.url}/v1/chat/completions`, { body: ok, headers: { 'x-request-id': 'client-id-1' } }),
+      await call(`${bot.url}/v1/chat/completions`, {
+        rawBody: '{',
+        headers: { 'x-request-id': 'client-id-2' },
+      }),
+      await call(`${bot.url}/nowhere`, { headers: { 'x-request-id': 'client-id-3' } }),
+      await call(`${bot.url}/health/live`, { headers: { 'x-request-id': 'client-id-4' } }),
+    ];
+    expect(responses.map((r) => r.headers.get('x-request-id'))).toEqual([
+      'client-id-1',
+      'client-id-2',
+      'client-id-3',
+      'client-id-4',
+    ]);
+    const insane = await call(`${bot.url}/health/live`, {
+      headers: { 'x-request-id': 'has spaces <and> "quotes"' },
+    });
+    expect(insane.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+    const none = await call(`${bot.url}/health/live`);
+    expect(none.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
   it('answers an unknown route with 404 in the same shape', async () => {
     const res = await call(`${bot.url}/v1/embeddings`, { body: { input: 'x' } });
     expect(res.status).toBe(404);

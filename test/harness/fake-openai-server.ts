@@ -32,6 +32,8 @@ export interface RecordedCall {
   body: any;
   stream: boolean;
   authorization?: string;
+  /** The caller closed the connection before the answer was complete (it stopped paying for it). */
+  cutOff?: boolean;
 }
 
 export class FakeOpenAiServer {
@@ -118,10 +120,14 @@ export class FakeOpenAiServer {
       );
     }
     const stream = body.stream === true;
-    this.calls.push({
+    const call: RecordedCall = {
       body: this.calls.length < 10_000 ? body : undefined,
       stream,
       authorization: req.headers.authorization,
+    };
+    this.calls.push(call);
+    res.once('close', () => {
+      if (!res.writableFinished) call.cutOff = true;
     });
     const lastUser = [...(body.messages ?? [])].reverse().find((m: any) => m.role === 'user');
     const text =

@@ -114,14 +114,21 @@ describe('docker-compose.yml, Dockerfile and the generated Redis config', () => 
     );
   });
 
-  it('the Dockerfile builds in two stages and runs the compiled app as the non-root node user', () => {
+  it('the Dockerfile builds, installs only the chatbot workspace production dependencies, and runs as the non-root node user', () => {
     const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
     expect(dockerfile.match(/^FROM .+$/gm)).toEqual([
       'FROM node:24-bookworm-slim AS build',
+      'FROM node:24-bookworm-slim AS prod-deps',
       'FROM node:24-bookworm-slim AS runtime',
     ]);
-    expect(dockerfile).toMatch(/RUN npm ci/);
-    expect(dockerfile).toMatch(/RUN npm run build && npm prune --omit=dev/);
+    expect(dockerfile).toMatch(/^RUN npm ci --no-audit --no-fund$/m);
+    expect(dockerfile).toMatch(/^RUN npm run build$/m);
+    // The runtime's node_modules: the chatbot workspace's production tree (no jest, no `node` package, no
+    // dockerode), never the build stage's full install.
+    expect(dockerfile).toMatch(/^RUN npm ci --omit=dev --workspace @llm-cache\/chatbot /m);
+    expect(dockerfile).toMatch(/^COPY --from=prod-deps \/app\/node_modules node_modules$/m);
+    expect(dockerfile).not.toMatch(/--from=build \/app\/node_modules/);
+    expect(dockerfile).not.toMatch(/infra-docker\/dist/);
     expect(dockerfile).toMatch(/^USER node$/m);
     expect(dockerfile).toMatch(/^CMD \["node", "dist\/apps\/chatbot\/main\.js"\]$/m);
     expect(dockerfile).toMatch(/^HEALTHCHECK .*\n.*\/health\/live/m);

@@ -12,7 +12,7 @@ import {
   type ExecutionContext,
   type INestApplication,
 } from '@nestjs/common';
-import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD, HttpAdapterHost } from '@nestjs/core';
 import { Test } from '@nestjs/testing';
 import OpenAI from 'openai';
 import request from 'supertest';
@@ -25,6 +25,7 @@ import {
   validateChatCompletionRequest,
 } from '@llm-cache/llm';
 import { FakeOpenAiServer } from '../harness/fake-openai-server.js';
+import { HTTP_PLATFORMS, startOnPlatform } from '../harness/http-platform.js';
 import { RedisServer } from '../harness/redis-server.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -39,9 +40,11 @@ class ApiKeyGuard implements CanActivate {
   }
 }
 
-/** Formats anything with a numeric `status` as an OpenAI error body. */
+/** Formats anything with a numeric `status` as an OpenAI error body, through the adapter (Express or Fastify). */
 @Catch()
 class StatusFilter implements ExceptionFilter {
+  constructor(private readonly adapterHost: HttpAdapterHost) {}
+
   catch(err: any, host: ArgumentsHost): void {
     const res = host.switchToHttp().getResponse();
     const status =
@@ -50,9 +53,11 @@ class StatusFilter implements ExceptionFilter {
         : typeof err?.getStatus === 'function'
           ? err.getStatus()
           : 500;
-    res
-      .status(status)
-      .json({ error: { message: err?.message, type: err?.type ?? 'error', param: err?.param ?? null } });
+    this.adapterHost.httpAdapter.reply(
+      res,
+      { error: { message: err?.message, type: err?.type ?? 'error', param: err?.param ?? null } },
+      status,
+    );
   }
 }
 
@@ -69,7 +74,25 @@ class ChatController {
   }
 }
 
-describe('@CacheLlmResponse over real HTTP', () => {
+/** `@CacheLlmResponse()` on the class: every route is an LLM route; a method's own options override the class's. */
+@Controller('class-level')
+@CacheLlmResponse({ ttlMs: 30_000 })
+class ClassLevelController {
+  constructor(private readonly llm: LlmCacheService) {}
+
+  @Post('inherits')
+  async inherits(@Body() body: unknown) {
+    return (await this.llm.generateTextWithCache(validateChatCompletionRequest(body))).response;
+  }
+
+  @Post('overrides')
+  @CacheLlmResponse({ ttlMs: 90_000 })
+  async overrides(@Body() body: unknown) {
+    return (await this.llm.generateTextWithCache(validateChatCompletionRequest(body))).response;
+  }
+}
+
+describe.each(HTTP_PLATFORMS)('@CacheLlmResponse over real HTTP on %s', (platform) => {
   let redis: RedisServer;
   let upstream: FakeOpenAiServer;
   let app: INestApplication;
@@ -85,7 +108,7 @@ describe('@CacheLlmResponse over real HTTP', () => {
         RedisCacheModule.forRoot({ isGlobal: true, url: redis.url }),
         LlmCacheModule.forRoot({ provider }),
       ],
-      controllers: [ChatController],
+      controllers: [ChatController, ClassLevelController],
       providers: [
         { provide: APP_GUARD, useClass: ApiKeyGuard },
         { provide: APP_FILTER, useClass: StatusFilter },
@@ -93,9 +116,9 @@ describe('@CacheLlmResponse over real HTTP', () => {
     })
     class AppModule {}
     const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
-    app = moduleRef.createNestApplication({ logger: false });
-    await app.listen(0, '127.0.0.1');
-    baseURL = `${await app.getUrl()}/v1`.replace('[::1]', '127.0.0.1');
+    let url: string;
+    ({ app, url } = await startOnPlatform(moduleRef, platform));
+    baseURL = `${url}/v1`;
     llm = app.get(LlmCacheService);
   });
   afterAll(async () => {
@@ -130,6 +153,21 @@ describe('@CacheLlmResponse over real HTTP', () => {
     expect(hit.headers.age).toBe('0');
     expect(hit.body).toEqual(miss.body);
     expect(upstream.callCount).toBe(1);
+  });
+
+  it('applies a class-level @CacheLlmResponse to every route, with method options overriding the class TTL', async () => {
+    const post = (path: string) =>
+      request(app.getHttpServer())
+        .post(`/class-level/${path}`)
+        .send(body(`class ${path}`));
+    expect((await post('inherits').expect(200)).headers['x-cache']).toBe('MISS');
+    const inherited = await post('inherits').expect(200);
+    expect(inherited.headers['x-cache']).toBe('HIT');
+    expect(inherited.headers['cache-status']).toMatch(/^llm-cache; hit; ttl=(29|30)$/);
+    expect((await post('overrides').expect(200)).headers['x-cache']).toBe('MISS');
+    const overridden = await post('overrides').expect(200);
+    expect(overridden.headers['cache-status']).toMatch(/^llm-cache; hit; ttl=(89|90)$/);
+    expect(upstream.callCount).toBe(2);
   });
 
   it('honours Cache-Control and the body cache field, which never reaches the upstream', async () => {
@@ -247,7 +285,24 @@ describe('@CacheLlmResponse over real HTTP', () => {
     expect(early.status).toBe(429);
   });
 
-  it('stores nothing when the client disconnects mid-stream', async () => {
+  it('stops a slow upstream call when the client disconnects before the first byte', async () => {
+    const controller = new AbortController();
+    const pending = fetch(`${baseURL}/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body('gone before the answer __slow_700__')),
+      signal: controller.signal,
+    }).catch((err: unknown) => err);
+    // Leave once the upstream call is under way (it answers after 700 ms).
+    for (let i = 0; i < 100 && upstream.callCount === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    controller.abort();
+    await pending;
+    await new Promise((r) => setTimeout(r, 900));
+    expect(upstream.calls.map((c) => c.cutOff)).toEqual([true]);
+    expect(await llm.clearLlmCache()).toBe(0);
+  });
+
+  it('stops the upstream call and stores nothing when the client disconnects mid-stream', async () => {
     upstream.chunkDelayMs = 30;
     try {
       const controller = new AbortController();
@@ -264,6 +319,8 @@ describe('@CacheLlmResponse over real HTTP', () => {
       controller.abort();
       await sleep(800);
       expect(await llm.clearLlmCache()).toBe(0);
+      // The disconnect reached the upstream call: it was cut off rather than read to the end.
+      expect(upstream.calls.map((c) => c.cutOff)).toEqual([true]);
     } finally {
       upstream.chunkDelayMs = 2;
     }

@@ -19,6 +19,7 @@ import type { Cache } from 'cache-manager';
 import type { Redis } from 'ioredis';
 import request from 'supertest';
 import { CACHE_MANAGER_NAMESPACE, RedisCacheModule } from '@llm-cache/redis-cache';
+import { HTTP_PLATFORMS, startOnPlatform } from '../harness/http-platform.js';
 import { RedisServer } from '../harness/redis-server.js';
 import { rawClient, TEST_COMMAND_TIMEOUT_MS } from './support.js';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -58,11 +59,12 @@ class ManagerController {
   }
 }
 
-describe('CacheInterceptor over CACHE_MANAGER backed by Redis', () => {
+describe.each(HTTP_PLATFORMS)('CacheInterceptor over CACHE_MANAGER backed by Redis on %s', (platform) => {
   let redis: RedisServer;
   let raw: Redis;
   let app: INestApplication | undefined;
   let calls: Calls;
+  let url: string;
 
   beforeAll(async () => {
     redis = await RedisServer.start();
@@ -81,8 +83,7 @@ describe('CacheInterceptor over CACHE_MANAGER backed by Redis', () => {
     })
     class FixtureModule {}
     const moduleRef = await Test.createTestingModule({ imports: [FixtureModule] }).compile();
-    app = moduleRef.createNestApplication({ logger: false });
-    await app.init();
+    ({ app, url } = await startOnPlatform(moduleRef, platform));
     calls = app.get(Calls);
   });
 
@@ -98,18 +99,18 @@ describe('CacheInterceptor over CACHE_MANAGER backed by Redis', () => {
   });
 
   it('serves the second identical request from Redis without calling the handler', async () => {
-    const first = await request(app!.getHttpServer()).get('/items/42').expect(200);
+    const first = await request(url).get('/items/42').expect(200);
     expect(first.body).toEqual({ id: '42', computedAt: 1 });
-    const second = await request(app!.getHttpServer()).get('/items/42').expect(200);
+    const second = await request(url).get('/items/42').expect(200);
     expect(second.body).toEqual({ id: '42', computedAt: 1 });
     expect(calls.count).toBe(1);
     // A different URL is a different entry.
-    await request(app!.getHttpServer()).get('/items/43').expect(200);
+    await request(url).get('/items/43').expect(200);
     expect(calls.count).toBe(2);
   });
 
   it('stores the response in Redis under <prefix>:<namespace>:<url> with the default TTL', async () => {
-    await request(app!.getHttpServer()).get('/items/7').expect(200);
+    await request(url).get('/items/7').expect(200);
     const key = `web:${CACHE_MANAGER_NAMESPACE}:/items/7`;
     expect(await raw.keys('*')).toEqual([key]);
     const stored = JSON.parse((await raw.get(key))!);
@@ -120,19 +121,19 @@ describe('CacheInterceptor over CACHE_MANAGER backed by Redis', () => {
   });
 
   it('honours @CacheTTL in milliseconds: the entry expires and the handler runs again', async () => {
-    await request(app!.getHttpServer()).get('/items/short/1').expect(200);
+    await request(url).get('/items/short/1').expect(200);
     const pttl = await raw.pttl(`web:${CACHE_MANAGER_NAMESPACE}:/items/short/1`);
     expect(pttl).toBeGreaterThan(0);
     expect(pttl).toBeLessThanOrEqual(200);
-    await request(app!.getHttpServer()).get('/items/short/1').expect(200);
+    await request(url).get('/items/short/1').expect(200);
     expect(calls.count).toBe(1);
     await sleep(300);
-    await request(app!.getHttpServer()).get('/items/short/1').expect(200);
+    await request(url).get('/items/short/1').expect(200);
     expect(calls.count).toBe(2);
   });
 
   it('lets code use CACHE_MANAGER directly with the same Redis', async () => {
-    const res = await request(app!.getHttpServer()).get('/manager/roundtrip').expect(200);
+    const res = await request(url).get('/manager/roundtrip').expect(200);
     expect(res.body).toEqual({ read: { nested: { ok: true } } });
     expect(await raw.exists(`web:${CACHE_MANAGER_NAMESPACE}:manual`)).toBe(1);
   });
@@ -142,7 +143,7 @@ describe('CacheInterceptor over CACHE_MANAGER backed by Redis', () => {
     try {
       for (let i = 1; i <= 3; i++) {
         const started = Date.now();
-        const res = await request(app!.getHttpServer()).get('/items/99').expect(200);
+        const res = await request(url).get('/items/99').expect(200);
         expect(res.body.computedAt).toBe(i);
         expect(Date.now() - started).toBeLessThan(1000);
       }

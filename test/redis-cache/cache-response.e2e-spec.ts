@@ -18,6 +18,7 @@ import { Test } from '@nestjs/testing';
 import type { Redis } from 'ioredis';
 import request from 'supertest';
 import { CacheResponse, RedisCacheModule } from '@llm-cache/redis-cache';
+import { HTTP_PLATFORMS, startOnPlatform } from '../harness/http-platform.js';
 import { RedisServer } from '../harness/redis-server.js';
 import { rawClient, sleep } from './support.js';
 
@@ -73,7 +74,7 @@ class FixtureController {
   }
 }
 
-describe('@CacheResponse over Redis (RedisCacheInterceptor)', () => {
+describe.each(HTTP_PLATFORMS)('@CacheResponse over Redis (RedisCacheInterceptor) on %s', (platform) => {
   let redis: RedisServer;
   let raw: Redis;
   let app: INestApplication | undefined;
@@ -97,9 +98,7 @@ describe('@CacheResponse over Redis (RedisCacheInterceptor)', () => {
     })
     class FixtureModule {}
     const moduleRef = await Test.createTestingModule({ imports: [FixtureModule] }).compile();
-    app = moduleRef.createNestApplication({ logger: false });
-    await app.listen(0, '127.0.0.1');
-    url = await app.getUrl();
+    ({ app, url } = await startOnPlatform(moduleRef, platform));
     calls = app.get(Calls);
   });
 

@@ -2,7 +2,9 @@ import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { LoggerService, LogLevel } from '@nestjs/common';
 import { AppModule, type ChatbotAppOptions } from './app.module.js';
+import { answerClientErrorsInOpenAiShape } from './common/client-error.handler.js';
 import type { HttpRequest, HttpResponse } from './common/http.types.js';
+import { rejectInvalidUtf8 } from './common/utf8-body.js';
 import type { ChatbotConfig } from './config/chatbot.config.js';
 import { CHATBOT_CONFIG } from './config/chatbot-config.constants.js';
 import { reenterRequestContext, requestIdMiddleware } from './logging/request-context.js';
@@ -25,9 +27,13 @@ export async function createChatbotApp(options: CreateChatbotAppOptions): Promis
   app.use(requestIdMiddleware);
   const httpMetrics = app.get(HttpMetricsMiddleware);
   app.use((req: HttpRequest, res: HttpResponse, next: () => void) => httpMetrics.use(req, res, next));
-  app.useBodyParser('json', { limit: app.get<ChatbotConfig>(CHATBOT_CONFIG).bodyLimitBytes });
+  app.useBodyParser('json', {
+    limit: app.get<ChatbotConfig>(CHATBOT_CONFIG).bodyLimitBytes,
+    verify: rejectInvalidUtf8,
+  });
   app.use(reenterRequestContext);
   app.disable('x-powered-by');
+  answerClientErrorsInOpenAiShape(app.getHttpServer());
   app.enableShutdownHooks();
   return app;
 }

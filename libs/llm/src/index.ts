@@ -38,6 +38,8 @@ export type {
   CacheKeyExplanation,
   CacheKeyPolicyOptions,
 } from './cache-key.policy.js';
+// A tenant's key segment (`llm:v<schema>:<segment>:…`), for admin tools that address one tenant's entries.
+export { tenantSegment } from './cache-key.policy.js';
 export type { DeterminismPolicy } from './determinism.policy.js';
 
 // Requests, responses, validation

@@ -13,6 +13,7 @@ import { LlmRequestContext } from './llm-request.context.js';
 import { LLM_STATS_HASH, llmTenantStatsHash } from './llm.constants.js';
 import type { PriceTable } from './pricing.js';
 import { entryUsage } from './stream.codec.js';
+import { UpstreamFailureLog } from './upstream-failure.log.js';
 
 /**
  * Where every call's outcome is counted: the shared Redis counters behind `getCacheStats()` (hits, misses, savings),
@@ -23,6 +24,7 @@ export class LlmCacheAccounting {
     protected readonly cache: RedisCacheService,
     protected readonly metrics: LlmCacheMetrics,
     protected readonly prices: PriceTable,
+    protected readonly failureLog: UpstreamFailureLog = new UpstreamFailureLog(),
   ) {}
 
   /** Accounting for an answer served without a provider call of its own. */
@@ -69,11 +71,20 @@ export class LlmCacheAccounting {
     throw new LlmCacheMissError();
   }
 
-  /** Counts a provider failure and returns it as the `LlmProviderError` the caller gets. */
+  /**
+   * Counts a provider failure, logs it (rate-limited; with the plan's model, tenant and duration, never its prompt)
+   * and returns it as the `LlmProviderError` the caller gets.
+   */
   failed(err: unknown, plan: LlmCallPlan): LlmProviderError {
     const error = toLlmProviderError(err);
     this.metrics.recordResult('error');
     this.count(plan, { errors: 1 });
+    this.failureLog.record(error, {
+      model: typeof plan.request.model === 'string' ? plan.request.model : undefined,
+      tenant: plan.tenant,
+      requestId: LlmRequestContext.current()?.requestId,
+      durationMs: performance.now() - plan.startMs,
+    });
     return error;
   }
 

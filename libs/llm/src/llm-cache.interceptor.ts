@@ -1,7 +1,12 @@
 import { Injectable, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { Observable, map } from 'rxjs';
-import { cacheStatusHeaders, setResponseHeaders } from '@llm-cache/redis-cache';
+import {
+  cacheStatusHeaders,
+  onClientDisconnect,
+  setResponseHeaders,
+  type HttpResponseLike,
+} from '@llm-cache/redis-cache';
 import { parseCacheControl, type CacheControl } from './cache-control.js';
 import { DEFAULT_TENANT, LLM_CACHE_ROUTE_OPTIONS } from './llm.constants.js';
 import {
@@ -23,14 +28,6 @@ interface HttpRequestLike {
   tenant?: unknown;
 }
 
-interface HttpResponseLike {
-  setHeader?(name: string, value: string): unknown;
-  header?(name: string, value: string): unknown;
-  raw?: HttpResponseLike;
-  writableFinished?: boolean;
-  once?(event: 'close', listener: () => void): unknown;
-}
-
 /**
  * Runs an LLM route inside an `LlmRequestContext` (tenant, cache controls, TTL, client-disconnect signal), turns the
  * recorded outcome into `X-Cache`, `Cache-Status` (RFC 9211) and `Age`, and writes an async iterable of chunks as
@@ -45,24 +42,17 @@ export class LlmCacheInterceptor implements NestInterceptor {
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     if (context.getType() !== 'http') return next.handle();
-    const route =
-      this.reflector.get<CacheLlmResponseOptions | undefined>(
-        LLM_CACHE_ROUTE_OPTIONS,
-        context.getHandler(),
-      ) ?? {};
+    const route = this.getRouteOptions(context);
     const control = this.getCacheControl(context);
     const abort = new AbortController();
-    const res = context.switchToHttp().getResponse<HttpResponseLike>();
-    const raw = res.raw ?? res;
     // The client went away before the answer was complete: stop paying for it (and never store a partial stream).
-    raw.once?.('close', () => {
-      if (!raw.writableFinished) abort.abort();
-    });
+    onClientDisconnect(context.switchToHttp().getResponse<HttpResponseLike>(), () => abort.abort());
     const llmContext: LlmRequestContextData = {
       tenant: this.getTenant(context),
       control,
       ttlMs: route.ttlMs,
       signal: abort.signal,
+      requestId: this.getRequestId(context),
     };
     return new Observable((subscriber) =>
       LlmRequestContext.run(llmContext, () =>
@@ -72,6 +62,25 @@ export class LlmCacheInterceptor implements NestInterceptor {
           .subscribe(subscriber),
       ),
     );
+  }
+
+  /** `@CacheLlmResponse()` options of the controller class, overridden field by field by the method's own. */
+  protected getRouteOptions(context: ExecutionContext): CacheLlmResponseOptions {
+    const [onClass, onMethod] = this.reflector.getAll<(CacheLlmResponseOptions | undefined)[]>(
+      LLM_CACHE_ROUTE_OPTIONS,
+      [context.getClass(), context.getHandler()],
+    );
+    const overrides = Object.entries(onMethod ?? {}).filter(([, value]) => value !== undefined);
+    return { ...onClass, ...Object.fromEntries(overrides) };
+  }
+
+  /**
+   * The request's id for log lines about it (an upstream failure): `request.requestId` as set by the app's request-id
+   * middleware, else undefined. Override to read it from elsewhere.
+   */
+  protected getRequestId(context: ExecutionContext): string | undefined {
+    const id = context.switchToHttp().getRequest<HttpRequestLike & { requestId?: unknown }>().requestId;
+    return typeof id === 'string' && id.length > 0 ? id : undefined;
   }
 
   /** The tenant: `request.tenant` as set by the app's auth guard (server-side identity), else `default`. */

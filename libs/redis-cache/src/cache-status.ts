@@ -36,14 +36,3 @@ export function cacheStatusHeaders(
       return { 'X-Cache': 'BYPASS', 'Cache-Status': `${cacheName}; fwd=bypass` };
   }
 }
-
-/** Sets headers on an Express (`setHeader`) or Fastify (`header`) response. */
-export function setResponseHeaders(
-  res: { setHeader?(name: string, value: string): unknown; header?(name: string, value: string): unknown },
-  headers: Record<string, string>,
-): void {
-  for (const [name, value] of Object.entries(headers)) {
-    if (typeof res.setHeader === 'function') res.setHeader(name, value);
-    else res.header?.(name, value);
-  }
-}

@@ -39,12 +39,14 @@ export {
   type ResponseCacheStatus,
   type ResponseCacheOutcome,
 } from './redis-cache.interceptor.js';
+export { cacheStatusHeaders, type CacheOutcomeStatus, type CacheOutcomeForHeaders } from './cache-status.js';
+// Response operations that work the same on Express and Fastify (both interceptors go through them)
 export {
-  cacheStatusHeaders,
   setResponseHeaders,
-  type CacheOutcomeStatus,
-  type CacheOutcomeForHeaders,
-} from './cache-status.js';
+  onClientDisconnect,
+  type HttpResponseLike,
+  type NodeResponseLike,
+} from './http-response.js';
 
 // One error base with the OpenAI-style shape, and one Cache-Control parser (libs/llm builds on both)
 export {

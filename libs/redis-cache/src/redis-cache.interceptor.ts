@@ -9,7 +9,8 @@ import {
 import { Reflector } from '@nestjs/core';
 import { defer, lastValueFrom, type Observable } from 'rxjs';
 import { parseCacheControlHeader } from './cache-control.js';
-import { cacheStatusHeaders, setResponseHeaders, type CacheOutcomeStatus } from './cache-status.js';
+import { cacheStatusHeaders, type CacheOutcomeStatus } from './cache-status.js';
+import { setResponseHeaders, type HttpResponseLike } from './http-response.js';
 import { RedisCacheService } from './redis-cache.service.js';
 
 /** Route metadata written by `@CacheResponse()`. */
@@ -56,11 +57,6 @@ interface HttpRequestLike {
   body?: unknown;
   /** Set by an app's auth guard (the chatbot's ApiKeyGuard does); part of the default key when present. */
   tenant?: unknown;
-}
-
-interface HttpResponseLike {
-  setHeader?(name: string, value: string): unknown;
-  header?(name: string, value: string): unknown;
 }
 
 /**

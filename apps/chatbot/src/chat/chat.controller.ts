@@ -1,5 +1,6 @@
 import { Body, Controller, HttpCode, Post, Req, UseGuards } from '@nestjs/common';
 import { CacheLlmResponse } from '@llm-cache/llm';
+import { SharedRefreshGuard } from '../auth/shared-refresh.guard.js';
 import { ModelPolicyGuard } from '../cost/model-policy.guard.js';
 import { TenantThrottlerGuard } from '../cost/tenant-throttler.guard.js';
 import { ApiKeyGuard, OPEN_MODE_TENANT } from '../auth/api-key.guard.js';
@@ -12,7 +13,7 @@ import { ChatService, type ChatReply } from './chat.service.js';
 /** The product card's chatbot: `{ message, conversationId? }` → `{ reply, conversationId, cached, usage }`. */
 @Controller('chat')
 // Order matters: the tenant first (the throttler counts per tenant), then what the request may cost.
-@UseGuards(ApiKeyGuard, TenantThrottlerGuard, ModelPolicyGuard)
+@UseGuards(ApiKeyGuard, TenantThrottlerGuard, ModelPolicyGuard, SharedRefreshGuard)
 export class ChatController {
   constructor(
     private readonly chat: ChatService,

@@ -1,24 +1,8 @@
 import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, Logger } from '@nestjs/common';
-import { defaultErrorType, HttpStatusError } from '@llm-cache/redis-cache';
+import { defaultErrorType, HttpStatusError, RedisUnavailableError } from '@llm-cache/redis-cache';
 import type { HttpRequest as Request, HttpResponse as Response } from './http.types.js';
 import type { OpenAiErrorBody } from './api-error.js';
-
-/** body-parser's error `type`s → what the client did wrong. */
-const BODY_PARSER_ERRORS: Record<string, { status: number; message: (err: any) => string }> = {
-  'entity.parse.failed': {
-    status: 400,
-    message: (err) => `We could not parse the JSON body of your request: ${String(err.message)}`,
-  },
-  'entity.too.large': {
-    status: 413,
-    message: (err) =>
-      `Request body too large: ${err.length ?? 'more than'} bytes, limit is ${err.limit} bytes`,
-  },
-  'encoding.unsupported': { status: 415, message: (err) => String(err.message) },
-  'charset.unsupported': { status: 415, message: (err) => String(err.message) },
-  'request.aborted': { status: 400, message: () => 'request aborted while the body was being read' },
-  'request.size.invalid': { status: 400, message: () => 'request size did not match Content-Length' },
-};
+import { bodyParseFailure } from './body-parse-errors.js';
 
 /**
  * Every error leaves the app in OpenAI's error shape `{ error: { message, type, param, code } }`, so the official
@@ -44,6 +28,17 @@ export class OpenAiExceptionFilter implements ExceptionFilter {
 
   /** Maps an exception to a status and an OpenAI error body. Override to add app-specific errors. */
   protected toErrorResponse(exception: unknown, req: Request): { status: number; body: OpenAiErrorBody } {
+    // Before HttpException: Nest's Express adapter wraps body-parser errors in one, with generic texts.
+    const parseFailure = bodyParseFailure(exception, { contentLength: req.headers?.['content-length'] });
+    if (parseFailure) {
+      return error(
+        parseFailure.status,
+        parseFailure.message,
+        'invalid_request_error',
+        null,
+        parseFailure.code,
+      );
+    }
     // The app's own errors and every error of the packages share one base class and one body.
     if (exception instanceof HttpStatusError) return { status: exception.status, body: exception.toJSON() };
     if (exception instanceof HttpException) {
@@ -59,8 +54,15 @@ export class OpenAiExceptionFilter implements ExceptionFilter {
         this.logger.error(`${req.method} ${req.path}: ${exception.message}`, exception.stack);
       return error(status, message, defaultErrorType(status));
     }
-    const parserError = this.bodyParserError(exception);
-    if (parserError) return parserError;
+    if (exception instanceof RedisUnavailableError) {
+      // Only admin paths ask Redis strictly (the request path fails open): say why, and what was done anyway.
+      const done = exception.deletedBeforeFailure
+        ? ` (${exception.deletedBeforeFailure} keys deleted before)`
+        : '';
+      return error(503, `${exception.message}${done}`, 'server_error', null, 'redis_unavailable');
+    }
+    const exposed = this.exposedHttpError(exception);
+    if (exposed) return exposed;
     this.logger.error(
       `${req.method} ${req.path}: unexpected ${(exception as Error)?.name ?? typeof exception}`,
       (exception as Error)?.stack ?? String(exception),
@@ -68,13 +70,9 @@ export class OpenAiExceptionFilter implements ExceptionFilter {
     return error(500, 'The server had an error while processing your request.', 'server_error');
   }
 
-  private bodyParserError(exception: unknown): { status: number; body: OpenAiErrorBody } | undefined {
+  private exposedHttpError(exception: unknown): { status: number; body: OpenAiErrorBody } | undefined {
     const err = exception as { type?: unknown; status?: unknown; expose?: unknown; message?: unknown };
     if (!err || typeof err !== 'object') return undefined;
-    const known = typeof err.type === 'string' ? BODY_PARSER_ERRORS[err.type] : undefined;
-    if (known) {
-      return error(known.status, known.message(err), 'invalid_request_error', null, String(err.type));
-    }
     // Other http-errors raised by Express middleware that are safe to show (4xx with `expose`).
     if (typeof err.status === 'number' && err.status >= 400 && err.status < 500 && err.expose === true) {
       return error(err.status, String(err.message), defaultErrorType(err.status));

@@ -3,6 +3,7 @@ import {
   type RedisCacheModuleOptions,
   type RedisNodeAddress,
 } from '@llm-cache/redis-cache';
+import { readChatbotEnv, type ChatbotEnv } from './chatbot-env.schema.js';
 
 export type LlmProviderKind = 'openai' | 'mock';
 
@@ -65,8 +66,6 @@ export interface ChatbotConfig {
   shutdownTimeoutMs: number;
 }
 
-export const DEFAULT_PORT = 3000;
-export const DEFAULT_CACHE_TTL_MS = 60 * 60 * 1000;
 export const DEFAULT_MODEL_OPENAI = 'gpt-4o-mini';
 export const DEFAULT_MODEL_MOCK = 'mock-gpt';
 const DEV_SECRET_MIN_LENGTH = 8;
@@ -90,48 +89,42 @@ export class ChatbotConfigError extends Error {
 type Env = Record<string, string | undefined>;
 
 /**
- * Parses the environment into a typed config. Every problem is collected and reported at once (with the variable
- * name), so a misconfigured deployment fails in one round trip instead of one variable at a time.
+ * Parses the environment into a typed config: each variable through its schema (chatbot-env.schema.ts), then the
+ * rules that combine variables. Every problem is collected and reported at once (with the variable name), so a
+ * misconfigured deployment fails in one round trip instead of one variable at a time.
  */
 export function loadChatbotConfig(env: Env = process.env): ChatbotConfig {
   const problems: string[] = [];
-  const read = new EnvReader(env, problems);
-
-  const cacheTtlMs = read.int('CACHE_TTL_MS', DEFAULT_CACHE_TTL_MS, 1000, 30 * 24 * 3600 * 1000);
-  const redis = readRedis(read, problems, cacheTtlMs);
-  const llm = readLlm(read, problems);
-  const apiKeys = readApiKeys(read.str('CHATBOT_API_KEYS'), problems);
-  const production = isProduction(env);
-  const authMode = read.oneOf('AUTH_MODE', ['keys', 'open'] as const, 'keys');
-  const allowedModels = read.list('LLM_ALLOWED_MODELS') ?? [llm.model];
+  const e = readChatbotEnv(env, problems);
+  const redis = readRedis(e, problems);
+  const llm = readLlm(e, problems);
+  const apiKeys = readApiKeys(e.CHATBOT_API_KEYS, problems);
+  const allowedModels = e.LLM_ALLOWED_MODELS ?? [llm.model];
   const config: ChatbotConfig = {
-    port: read.int('PORT', DEFAULT_PORT, 0, 65535),
-    host: read.str('HOST'),
+    port: e.PORT,
+    host: e.HOST,
     redis,
-    redisRequired: read.bool('REDIS_REQUIRED', false),
-    cacheTtlMs,
+    redisRequired: e.REDIS_REQUIRED,
+    cacheTtlMs: e.CACHE_TTL_MS,
     llm,
-    production,
-    authMode,
+    production: isProduction(env),
+    authMode: e.AUTH_MODE,
     apiKeys,
-    shareAcrossTenants: read.bool('CACHE_SHARE_ACROSS_TENANTS', false),
+    shareAcrossTenants: e.CACHE_SHARE_ACROSS_TENANTS,
     costGuard: {
       allowedModels: allowedModels.includes('*') ? null : allowedModels,
-      maxN: read.int('LLM_MAX_N', 1, 1, 128),
-      maxTokens: read.int('LLM_MAX_TOKENS', 4096, 1, 10_000_000),
-      requestsPerMinute: read.optionalInt('RATE_LIMIT_RPM', 1, 1_000_000_000),
-      tokensPerDay: read.optionalInt('TOKEN_BUDGET_PER_DAY', 1, Number.MAX_SAFE_INTEGER),
+      maxN: e.LLM_MAX_N,
+      maxTokens: e.LLM_MAX_TOKENS,
+      requestsPerMinute: e.RATE_LIMIT_RPM,
+      tokensPerDay: e.TOKEN_BUDGET_PER_DAY,
     },
-    adminToken: read.str('ADMIN_TOKEN'),
-    conversation: {
-      ttlMs: read.int('CONVERSATION_TTL_MS', 24 * 3600 * 1000, 1000, 30 * 24 * 3600 * 1000),
-      maxMessages: read.int('CONVERSATION_MAX_MESSAGES', 20, 2, 1000),
-    },
-    systemPrompt: read.str('SYSTEM_PROMPT') ?? DEFAULT_SYSTEM_PROMPT,
-    bodyLimitBytes: read.int('BODY_LIMIT_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
-    maxMessages: read.int('MAX_MESSAGES', 256, 1, 10_000),
-    maxMessageChars: read.int('MAX_MESSAGE_CHARS', 32_000, 1, 1_000_000),
-    shutdownTimeoutMs: read.int('SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
+    adminToken: e.ADMIN_TOKEN,
+    conversation: { ttlMs: e.CONVERSATION_TTL_MS, maxMessages: e.CONVERSATION_MAX_MESSAGES },
+    systemPrompt: e.SYSTEM_PROMPT ?? DEFAULT_SYSTEM_PROMPT,
+    bodyLimitBytes: e.BODY_LIMIT_BYTES,
+    maxMessages: e.MAX_MESSAGES,
+    maxMessageChars: e.MAX_MESSAGE_CHARS,
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
   };
   checkSecrets(config, problems);
   if (problems.length) throw new ChatbotConfigError(problems);
@@ -170,32 +163,26 @@ export function maskUrlCredentials(text: string): string {
   return text.replace(/([a-z][a-z0-9+.-]*:\/\/)[^@/\s]*@/gi, '$1***@');
 }
 
-function readRedis(read: EnvReader, problems: string[], cacheTtlMs: number): RedisCacheModuleOptions {
-  const url = read.str('REDIS_URL');
-  const clusterNodes = read.str('REDIS_CLUSTER_NODES');
-  const sentinels = read.str('REDIS_SENTINELS');
-  const sentinelName = read.str('REDIS_SENTINEL_NAME');
+function readRedis(e: ChatbotEnv, problems: string[]): RedisCacheModuleOptions {
+  const url = e.REDIS_URL;
+  const clusterNodes = e.REDIS_CLUSTER_NODES;
+  const sentinels = e.REDIS_SENTINELS;
+  const sentinelName = e.REDIS_SENTINEL_NAME;
   const chosen = [url && 'REDIS_URL', clusterNodes && 'REDIS_CLUSTER_NODES', sentinels && 'REDIS_SENTINELS'];
   if (chosen.filter(Boolean).length > 1) {
     problems.push(`set only one of ${chosen.filter(Boolean).join(', ')}`);
   }
-  if (url && !/^rediss?:\/\/[^\s]+$/.test(url)) {
-    problems.push(`REDIS_URL must look like redis://host:6379 or rediss://…, got "${url}"`);
-  }
   if (sentinels && !sentinelName)
     problems.push('REDIS_SENTINELS needs REDIS_SENTINEL_NAME (the master name)');
   const options: RedisCacheModuleOptions = {
-    keyPrefix: read.str('CACHE_PREFIX') ?? 'llm-cache',
-    defaultTtlMs: cacheTtlMs,
-    commandTimeoutMs: read.int('REDIS_COMMAND_TIMEOUT_MS', 50, 1, 60_000),
-    connectTimeoutMs: read.int('REDIS_CONNECT_TIMEOUT_MS', 2000, 1, 60_000),
-    password: read.str('REDIS_PASSWORD'),
-    username: read.str('REDIS_USERNAME'),
-    tls: read.bool('REDIS_TLS', false) || undefined,
+    keyPrefix: e.CACHE_PREFIX ?? 'llm-cache',
+    defaultTtlMs: e.CACHE_TTL_MS,
+    commandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS,
+    connectTimeoutMs: e.REDIS_CONNECT_TIMEOUT_MS,
+    password: e.REDIS_PASSWORD,
+    username: e.REDIS_USERNAME,
+    tls: e.REDIS_TLS || undefined,
   };
-  if (options.keyPrefix && !/^[A-Za-z0-9_.:-]{1,64}$/.test(options.keyPrefix)) {
-    problems.push('CACHE_PREFIX may only contain letters, digits and _ . : - (1-64 characters)');
-  }
   if (url) options.url = url;
   else if (clusterNodes)
     options.cluster = { nodes: parseNodes('REDIS_CLUSTER_NODES', clusterNodes, problems) };
@@ -213,16 +200,10 @@ function readRedis(read: EnvReader, problems: string[], cacheTtlMs: number): Red
   return options;
 }
 
-function readLlm(read: EnvReader, problems: string[]): ChatbotConfig['llm'] {
-  const apiKey = read.str('LLM_API_KEY') ?? read.str('OPENAI_API_KEY');
-  const baseURL = read.str('LLM_BASE_URL');
-  const explicit = read.str('LLM_PROVIDER')?.toLowerCase();
-  if (explicit && explicit !== 'openai' && explicit !== 'mock') {
-    problems.push(`LLM_PROVIDER must be "openai" or "mock", got "${explicit}"`);
-  }
-  if (baseURL && !/^https?:\/\/[^\s]+$/.test(baseURL)) {
-    problems.push(`LLM_BASE_URL must be an http(s) URL, got "${baseURL}"`);
-  }
+function readLlm(e: ChatbotEnv, problems: string[]): ChatbotConfig['llm'] {
+  const apiKey = e.LLM_API_KEY ?? e.OPENAI_API_KEY;
+  const baseURL = e.LLM_BASE_URL;
+  const explicit = e.LLM_PROVIDER;
   let provider: LlmProviderKind;
   let providerReason: string;
   if (explicit === 'mock') {
@@ -245,12 +226,15 @@ function readLlm(read: EnvReader, problems: string[]): ChatbotConfig['llm'] {
     providerReason,
     baseURL,
     apiKey: provider === 'openai' ? (apiKey ?? 'not-needed') : undefined,
-    model: read.str('LLM_MODEL') ?? (provider === 'mock' ? DEFAULT_MODEL_MOCK : DEFAULT_MODEL_OPENAI),
-    timeoutMs: read.int('LLM_TIMEOUT_MS', 60_000, 100, 600_000),
-    maxRetries: read.int('LLM_MAX_RETRIES', 2, 0, 10),
-    mockLatencyMs: read.int('LLM_MOCK_LATENCY_MS', 200, 0, 60_000),
+    model: e.LLM_MODEL ?? (provider === 'mock' ? DEFAULT_MODEL_MOCK : DEFAULT_MODEL_OPENAI),
+    timeoutMs: e.LLM_TIMEOUT_MS,
+    maxRetries: e.LLM_MAX_RETRIES,
+    mockLatencyMs: e.LLM_MOCK_LATENCY_MS,
   };
 }
+
+/** A tenant name: it becomes part of Redis keys, so a restricted alphabet. */
+export const TENANT_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 
 /** `tenant:key,tenant:key` → entries. Tenants become part of Redis keys, so their alphabet is restricted. */
 export function readApiKeys(raw: string | undefined, problems: string[]): TenantApiKey[] | null {
@@ -263,7 +247,7 @@ export function readApiKeys(raw: string | undefined, problems: string[]): Tenant
     const colon = part.indexOf(':');
     const tenant = colon > 0 ? part.slice(0, colon) : '';
     const key = colon > 0 ? part.slice(colon + 1) : '';
-    if (!/^[A-Za-z0-9_-]{1,64}$/.test(tenant) || key.length < DEV_SECRET_MIN_LENGTH) {
+    if (!TENANT_PATTERN.test(tenant) || key.length < DEV_SECRET_MIN_LENGTH) {
       problems.push(
         `CHATBOT_API_KEYS entry ${i + 1} must be tenant:key (tenant: letters, digits, _ or -; key: at least 8 characters)`,
       );
@@ -295,60 +279,4 @@ function parseNodes(name: string, raw: string, problems: string[]): RedisNodeAdd
   }
   if (!nodes.length) problems.push(`${name} must list at least one host:port`);
   return nodes;
-}
-
-class EnvReader {
-  constructor(
-    private readonly env: Env,
-    private readonly problems: string[],
-  ) {}
-
-  /** Trimmed value; empty counts as unset (so `FOO=` in a .env file means "default"). */
-  str(name: string): string | undefined {
-    const value = this.env[name]?.trim();
-    return value ? value : undefined;
-  }
-
-  int(name: string, fallback: number, min: number, max: number): number {
-    const raw = this.str(name);
-    if (raw === undefined) return fallback;
-    const n = Number(raw);
-    if (!/^\d+$/.test(raw) || !Number.isSafeInteger(n) || n < min || n > max) {
-      this.problems.push(`${name} must be an integer from ${min} to ${max}, got "${raw}"`);
-      return fallback;
-    }
-    return n;
-  }
-
-  /** An integer, or undefined when unset (a limit that is off by default). */
-  optionalInt(name: string, min: number, max: number): number | undefined {
-    if (this.str(name) === undefined) return undefined;
-    return this.int(name, min, min, max);
-  }
-
-  /** Comma list, entries trimmed, empty ones dropped; undefined when unset or empty. */
-  list(name: string): string[] | undefined {
-    const items = this.str(name)
-      ?.split(',')
-      .map((s) => s.trim())
-      .filter(Boolean);
-    return items?.length ? items : undefined;
-  }
-
-  oneOf<T extends string>(name: string, allowed: readonly T[], fallback: T): T {
-    const raw = this.str(name)?.toLowerCase();
-    if (raw === undefined) return fallback;
-    if ((allowed as readonly string[]).includes(raw)) return raw as T;
-    this.problems.push(`${name} must be one of ${allowed.join(', ')}, got "${raw}"`);
-    return fallback;
-  }
-
-  bool(name: string, fallback: boolean): boolean {
-    const raw = this.str(name)?.toLowerCase();
-    if (raw === undefined) return fallback;
-    if (['1', 'true', 'yes', 'on'].includes(raw)) return true;
-    if (['0', 'false', 'no', 'off'].includes(raw)) return false;
-    this.problems.push(`${name} must be true or false, got "${raw}"`);
-    return fallback;
-  }
 }

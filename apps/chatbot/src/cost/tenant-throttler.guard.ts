@@ -1,4 +1,4 @@
-import { type ExecutionContext, Injectable } from '@nestjs/common';
+import { type ExecutionContext, Injectable, Logger } from '@nestjs/common';
 import { ThrottlerGuard, type ThrottlerLimitDetail } from '@nestjs/throttler';
 import { OPEN_MODE_TENANT } from '../auth/api-key.guard.js';
 import { ApiError } from '../common/api-error.js';
@@ -14,6 +14,8 @@ export const REQUESTS_THROTTLER = 'requests';
  */
 @Injectable()
 export class TenantThrottlerGuard extends ThrottlerGuard {
+  protected override logger = new Logger('RateLimit');
+
   protected override async getTracker(req: Record<string, unknown>): Promise<string> {
     return (req as unknown as HttpRequest).tenant ?? OPEN_MODE_TENANT;
   }
@@ -41,6 +43,13 @@ export class TenantThrottlerGuard extends ThrottlerGuard {
     detail: ThrottlerLimitDetail,
   ): Promise<void> {
     const resetInMs = detail.timeToBlockExpire * 1000;
+    // The first refusal of a window only: one line per tenant per minute and replica, however hard it pushes.
+    if (detail.totalHits === detail.limit + 1) {
+      this.logger.warn(
+        `tenant ${detail.tracker} reached RATE_LIMIT_RPM=${detail.limit}; refused until the window resets in ` +
+          formatResetDuration(resetInMs),
+      );
+    }
     throw new ApiError(
       429,
       `Rate limit reached for this API key: ${detail.limit} requests per minute. ` +

@@ -9,6 +9,7 @@ import {
   type ChatCompletionRequest,
   type LlmProvider,
 } from '@llm-cache/llm';
+import { SharedRefreshGuard } from '../auth/shared-refresh.guard.js';
 import { ModelPolicyGuard } from '../cost/model-policy.guard.js';
 import { TenantThrottlerGuard } from '../cost/tenant-throttler.guard.js';
 import { ApiKeyGuard } from '../auth/api-key.guard.js';
@@ -26,7 +27,7 @@ export interface ModelList {
  */
 @Controller('v1')
 // Order matters: the tenant first (the throttler counts per tenant), then what the request may cost.
-@UseGuards(ApiKeyGuard, TenantThrottlerGuard, ModelPolicyGuard)
+@UseGuards(ApiKeyGuard, TenantThrottlerGuard, ModelPolicyGuard, SharedRefreshGuard)
 export class OpenAiController {
   constructor(
     private readonly llmCache: LlmCacheService,

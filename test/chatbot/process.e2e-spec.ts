@@ -233,9 +233,10 @@ describe('the built app (npm start)', () => {
       LLM_PROVIDER: 'openai',
       LLM_BASE_URL: fake.baseURL,
       LLM_API_KEY: 'sk-test',
+      // The cost guard allows LLM_MODEL alone by default.
+      LLM_MODEL: 'fake-model',
       LLM_TIMEOUT_MS: '300',
       LLM_MAX_RETRIES: '0',
-      LLM_MODEL: 'fake-model',
     });
     try {
       const res = await call(`${app.url}/v1/chat/completions`, {

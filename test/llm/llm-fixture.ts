@@ -26,7 +26,15 @@ export async function createLlmFixture(
   });
   const module = await Test.createTestingModule({
     imports: [
-      RedisCacheModule.forRoot({ isGlobal: true, statsFlushIntervalMs: 60_000, ...redis }),
+      // A generous command timeout unless a spec sets its own (the fail-open specs do): on the loaded 2-core CI
+      // machine the 50 ms default turns a lock SET into a (correct, fail-open) "unavailable", and a coalescing spec
+      // about something else then sees two leaders.
+      RedisCacheModule.forRoot({
+        isGlobal: true,
+        statsFlushIntervalMs: 60_000,
+        commandTimeoutMs: 1000,
+        ...redis,
+      }),
       LlmCacheModule.forRoot({ provider, ...llm }),
     ],
   }).compile();

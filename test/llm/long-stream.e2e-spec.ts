@@ -76,4 +76,17 @@ describe('a stream that outlives the lock TTL', () => {
     await collect(again.stream);
     expect(upstream.callCount).toBe(1);
   });
+
+  it('keeps the lock of a plain (non-streamed) call that takes three lock TTLs: the other process waits for it', async () => {
+    upstream.reset();
+    const request = chat(`a slow one __slow_${LOCK_TTL_MS * 3}__`);
+    const leader = a.llm.generateTextWithCache(request);
+    await sleep(LOCK_TTL_MS * 2);
+    const remote = b.llm.generateTextWithCache(request);
+    const [l, r] = await within(Promise.all([leader, remote]), 10_000);
+    expect(l.status).toBe('miss');
+    expect(['coalesced', 'hit']).toContain(r.status);
+    expect(r.response.choices[0].message.content).toBe(l.response.choices[0].message.content);
+    expect(upstream.callCount).toBe(1);
+  });
 });

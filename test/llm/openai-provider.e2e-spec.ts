@@ -48,9 +48,23 @@ describe('OpenAiProvider on the official SDK against a real OpenAI-compatible se
     expect(streamErr).toMatchObject({ status });
   });
 
-  it('maps a rejected API key to 401 with the upstream code', async () => {
-    const wrong = new OpenAiProvider({ apiKey: 'wrong', baseURL: upstream.baseURL, maxRetries: 0 });
-    await expect(wrong.complete(chat('x'))).rejects.toMatchObject({ status: 401, code: 'invalid_api_key' });
+  it('maps the server’s own rejected API key (401/403) to 502 upstream_auth_failed, never a 401 that blames the caller', async () => {
+    const wrong = new OpenAiProvider({
+      apiKey: 'sk-wrong-key-1234',
+      baseURL: upstream.baseURL,
+      maxRetries: 0,
+    });
+    for (const attempt of [wrong.complete(chat('x')), collect(wrong.stream(chat('x')))]) {
+      const err = await attempt.catch((e: unknown) => e);
+      expect(err).toMatchObject({ status: 502, type: 'upstream_error', code: 'upstream_auth_failed' });
+      expect((err as Error).message).not.toContain('sk-wrong');
+    }
+    for (const status of [401, 403]) {
+      await expect(provider.complete(chat(`__status_${status}__`))).rejects.toMatchObject({
+        status: 502,
+        code: 'upstream_auth_failed',
+      });
+    }
   });
 
   it('maps connection refused to 502 and a timeout to 504', async () => {

@@ -168,7 +168,8 @@ describe('streamTextWithCache', () => {
       status: 429,
     });
     await expect(fx.llm.streamTextWithCache(chat('nope __status_401__'))).rejects.toMatchObject({
-      status: 401,
+      status: 502,
+      code: 'upstream_auth_failed',
     });
   });
 

@@ -3,6 +3,7 @@ import type { INestApplication, LoggerService, LogLevel } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AppModule, type ChatbotAppOptions } from './app.module.js';
+import { answerClientErrorsInOpenAiShape } from './common/client-error.handler.js';
 import {
   createHttpAdapter,
   httpPlatformFrom,
@@ -10,6 +11,7 @@ import {
   type HttpPlatform,
 } from './common/http-platform.js';
 import type { HttpRequest, HttpResponse } from './common/http.types.js';
+import { rejectInvalidUtf8 } from './common/utf8-body.js';
 import type { ChatbotConfig } from './config/chatbot.config.js';
 import { CHATBOT_CONFIG } from './config/chatbot-config.constants.js';
 import { reenterRequestContext, requestIdMiddleware } from './logging/request-context.js';
@@ -57,10 +59,14 @@ export async function createChatbotApp(options: CreateChatbotAppOptions): Promis
       parseJsonBody,
     );
   } else {
-    (app as NestExpressApplication).useBodyParser('json', { limit: bodyLimitBytes });
+    (app as NestExpressApplication).useBodyParser('json', {
+      limit: bodyLimitBytes,
+      verify: rejectInvalidUtf8,
+    });
     (app as NestExpressApplication).disable('x-powered-by');
   }
   app.use(reenterRequestContext);
+  answerClientErrorsInOpenAiShape(app.getHttpServer());
   app.enableShutdownHooks();
   return app;
 }

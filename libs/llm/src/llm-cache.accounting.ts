@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { RedisCacheService, type RequireRedisOption } from '@llm-cache/redis-cache';
 import { LlmCacheMissError } from './llm-cache.errors.js';
 import type {
@@ -14,6 +14,7 @@ import { LlmRequestContext } from './llm-request.context.js';
 import { LLM_STATS_HASH, llmTenantStatsHash } from './llm.constants.js';
 import { PriceTable } from './pricing.js';
 import { entryUsage } from './stream.codec.js';
+import { UpstreamFailureLog } from './upstream-failure.log.js';
 
 /**
  * Where every call's outcome is counted: the shared Redis counters behind `getCacheStats()` (hits, misses, savings),
@@ -25,6 +26,10 @@ export class LlmCacheAccounting {
     @Inject(RedisCacheService) protected readonly cache: RedisCacheService,
     @Inject(LlmCacheMetrics) protected readonly metrics: LlmCacheMetrics,
     @Inject(PriceTable) protected readonly prices: PriceTable,
+    // Not a module provider: the default rate-limited log unless a subclass or a hand-built instance passes one.
+    @Optional()
+    @Inject(UpstreamFailureLog)
+    protected readonly failureLog: UpstreamFailureLog = new UpstreamFailureLog(),
   ) {}
 
   /** Accounting for an answer served without a provider call of its own. */
@@ -71,11 +76,20 @@ export class LlmCacheAccounting {
     throw new LlmCacheMissError();
   }
 
-  /** Counts a provider failure and returns it as the `LlmProviderError` the caller gets. */
+  /**
+   * Counts a provider failure, logs it (rate-limited; with the plan's model, tenant and duration, never its prompt)
+   * and returns it as the `LlmProviderError` the caller gets.
+   */
   failed(err: unknown, plan: LlmCallPlan): LlmProviderError {
     const error = toLlmProviderError(err);
     this.metrics.recordResult('error');
     this.count(plan, { errors: 1 });
+    this.failureLog.record(error, {
+      model: typeof plan.request.model === 'string' ? plan.request.model : undefined,
+      tenant: plan.tenant,
+      requestId: LlmRequestContext.current()?.requestId,
+      durationMs: performance.now() - plan.startMs,
+    });
     return error;
   }
 

@@ -52,6 +52,7 @@ export class LlmCacheInterceptor implements NestInterceptor {
       control,
       ttlMs: route.ttlMs,
       signal: abort.signal,
+      requestId: this.getRequestId(context),
     };
     return new Observable((subscriber) =>
       LlmRequestContext.run(llmContext, () =>
@@ -71,6 +72,15 @@ export class LlmCacheInterceptor implements NestInterceptor {
     );
     const overrides = Object.entries(onMethod ?? {}).filter(([, value]) => value !== undefined);
     return { ...onClass, ...Object.fromEntries(overrides) };
+  }
+
+  /**
+   * The request's id for log lines about it (an upstream failure): `request.requestId` as set by the app's request-id
+   * middleware, else undefined. Override to read it from elsewhere.
+   */
+  protected getRequestId(context: ExecutionContext): string | undefined {
+    const id = context.switchToHttp().getRequest<HttpRequestLike & { requestId?: unknown }>().requestId;
+    return typeof id === 'string' && id.length > 0 ? id : undefined;
   }
 
   /** The tenant: `request.tenant` as set by the app's auth guard (server-side identity), else `default`. */

@@ -6,8 +6,9 @@ export type LlmProviderErrorStatus = 400 | 401 | 403 | 404 | 408 | 413 | 422 | 4
 
 /**
  * A failed provider call, shaped like an OpenAI error body so an app can return it as is. Upstream 4xx keep their
- * status (the caller's request was wrong); upstream 5xx become 502 (the gateway is fine, its upstream is not);
- * connection failures 502; timeouts 504; a caller abort 408.
+ * status (the caller's request was wrong), except 401/403: those reject the *server's* own upstream credentials, so
+ * they become 502 `upstream_auth_failed` (a 401 would tell the caller their key is wrong). Upstream 5xx become 502
+ * (the gateway is fine, its upstream is not); connection failures 502; timeouts 504; a caller abort 408.
  */
 export class LlmProviderError extends HttpStatusError {
   override readonly name = 'LlmProviderError';
@@ -32,7 +33,8 @@ export function callerAborted(message = 'request aborted by the caller', cause?:
   return new LlmProviderError(message, { status: 408, type: 'aborted', cause });
 }
 
-const PASS_THROUGH = new Set([400, 401, 403, 404, 408, 413, 422, 429]);
+// 401 and 403 are handled above: they are about the server's credentials, not the caller's request.
+const PASS_THROUGH = new Set([400, 404, 408, 413, 422, 429]);
 
 /** Maps anything a provider call can throw (SDK errors, fetch errors, aborts) to an `LlmProviderError`. */
 export function toLlmProviderError(err: unknown): LlmProviderError {
@@ -53,6 +55,13 @@ export function toLlmProviderError(err: unknown): LlmProviderError {
       code: 'upstream_unreachable',
       cause: err,
     });
+  }
+  if (err instanceof APIError && (err.status === 401 || err.status === 403)) {
+    // The upstream's message may name the key it rejected ("Incorrect API key provided: sk-…"): not passed on.
+    return new LlmProviderError(
+      `the LLM provider rejected this server's credentials (upstream ${err.status}); the operator must check LLM_API_KEY`,
+      { status: 502, type: 'upstream_error', code: 'upstream_auth_failed', cause: err },
+    );
   }
   if (err instanceof APIError) {
     const body = (err.error ?? {}) as {

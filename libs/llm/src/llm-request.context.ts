@@ -19,6 +19,8 @@ export interface LlmRequestContextData {
   ttlMs?: number;
   signal?: AbortSignal;
   outcome?: LlmCacheOutcome;
+  /** The request's id (X-Request-Id), named in the log lines about it (e.g. an upstream failure). */
+  requestId?: string;
 }
 
 const storage = new AsyncLocalStorage<LlmRequestContextData>();

@@ -82,6 +82,49 @@ describe('validateChatCompletionRequest', () => {
     expect(paramOf({ ...ok, extra: [levels64] })).toBe('extra[0]' + '.a'.repeat(63));
   });
 
+  it('refuses prototype keys at any depth, as parsed from JSON (own properties)', () => {
+    for (const key of ['__proto__', 'constructor', 'prototype']) {
+      expect(
+        paramOf(JSON.parse(`{"model":"m","messages":[{"role":"user","content":"hi"}],"${key}":{}}`)),
+      ).toBe(key);
+      const nested = JSON.parse(
+        `{"model":"m","messages":[{"role":"user","content":"hi","x":[{"${key}":{"polluted":true}}]}]}`,
+      );
+      expect(paramOf(nested)).toBe(`messages[0].x[0].${key}`);
+    }
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
+  it('refuses non-finite numbers (1e309) and lone surrogates anywhere, keys included', () => {
+    expect(
+      paramOf(JSON.parse('{"model":"m","messages":[{"role":"user","content":"hi"}],"extra":[1e309]}')),
+    ).toBe('extra[0]');
+    expect(paramOf({ ...ok, temperature: -Infinity })).toBe('temperature');
+    expect(paramOf(JSON.parse('{"model":"m","messages":[{"role":"user","content":"a\\ud800b"}]}'))).toBe(
+      'messages[0].content',
+    );
+    expect(
+      paramOf(JSON.parse('{"model":"m","messages":[{"role":"user","content":"hi"}],"k\\udc00":1}')),
+    ).toBe('k\udc00');
+    // A proper pair (an emoji) and -0 where zero is allowed are fine.
+    expect(
+      paramOf({ ...ok, messages: [{ role: 'user', content: 'ok \u{1F600}' }], temperature: -0 }),
+    ).toBeUndefined();
+  });
+
+  it('refuses an empty content array and tool calls that are not objects with an id and a type', () => {
+    expect(paramOf({ ...ok, messages: [{ role: 'user', content: [] }] })).toBe('messages[0].content');
+    const assistant = (tool_calls: unknown) => ({
+      ...ok,
+      messages: [{ role: 'assistant', content: 'x', tool_calls }],
+    });
+    expect(paramOf(assistant([1, 'a']))).toBe('messages[0].tool_calls[0]');
+    expect(paramOf(assistant([{ id: 'c1' }]))).toBe('messages[0].tool_calls[0]');
+    expect(
+      paramOf(assistant([{ id: 'c1', type: 'function', function: { name: 'f', arguments: '{}' } }])),
+    ).toBeUndefined();
+  });
+
   it('bounds the number of messages', () => {
     const many = { model: 'm', messages: Array.from({ length: 5 }, () => ({ role: 'user', content: 'x' })) };
     expect(paramOf(many, 4)).toBe('messages');

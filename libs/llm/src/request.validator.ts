@@ -12,6 +12,14 @@ export interface RequestValidationOptions {
 /** Far deeper than any real request (JSON Schemas included), far shallower than what breaks a recursive walk. */
 export const DEFAULT_MAX_REQUEST_DEPTH = 64;
 
+/**
+ * Keys that mean something to JavaScript objects rather than to the API: no OpenAI field is named so, and a body
+ * carrying one at any depth is probing for prototype pollution in whatever handles it after us (here or upstream).
+ */
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+/** A UTF-16 surrogate without its pair: not a character, not encodable as UTF-8; providers reject or mangle it. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
 const ROLES = new Set(['system', 'developer', 'user', 'assistant', 'tool', 'function']);
 
 /**
@@ -24,7 +32,7 @@ export function validateChatCompletionRequest(
 ): ChatCompletionRequest {
   const maxMessages = options.maxMessages ?? DEFAULT_MAX_MESSAGES;
   if (!isObject(body)) fail('', 'request body must be a JSON object');
-  checkDepth(body, options.maxDepth ?? DEFAULT_MAX_REQUEST_DEPTH);
+  checkTree(body, options.maxDepth ?? DEFAULT_MAX_REQUEST_DEPTH);
   if (typeof body.model !== 'string' || body.model.trim() === '')
     fail('model', 'model is required and must be a non-empty string');
   if (!Array.isArray(body.messages)) fail('messages', 'messages is required and must be an array');
@@ -89,23 +97,36 @@ interface Node {
   parent?: Node;
 }
 
-/** Iterative (a recursive walk is what deep input breaks): fails naming the first path nested deeper than `max`. */
-function checkDepth(body: Record<string, unknown>, max: number): void {
+/**
+ * One iterative walk over the whole body (a recursive walk is what deep input breaks), failing on the first path
+ * that is nested deeper than `max`, uses a prototype key (`__proto__`, `constructor`, `prototype`), holds a number
+ * that is not finite (JSON's `1e309` parses to Infinity) or a string (value or key) with a lone surrogate. Unknown
+ * fields pass through to the provider, so they are held to this too.
+ */
+function checkTree(body: Record<string, unknown>, max: number): void {
   const stack: Node[] = [{ value: body, depth: 0, name: '' }];
   while (stack.length > 0) {
     const node = stack.pop()!;
-    if (node.depth > max) fail(pathOf(node), `nested more than ${max} levels deep`);
     const { value } = node;
+    if (typeof value === 'number') {
+      if (!Number.isFinite(value)) fail(pathOf(node), 'numbers must be finite');
+      continue;
+    }
+    if (typeof value === 'string') {
+      if (LONE_SURROGATE.test(value)) fail(pathOf(node), 'strings must be valid Unicode (a lone surrogate)');
+      continue;
+    }
+    if (typeof value !== 'object' || value === null) continue;
+    if (node.depth > max) fail(pathOf(node), `nested more than ${max} levels deep`);
     if (Array.isArray(value)) {
-      value.forEach((v, i) => {
-        if (typeof v === 'object' && v !== null)
-          stack.push({ value: v, depth: node.depth + 1, name: i, parent: node });
-      });
-    } else if (typeof value === 'object' && value !== null) {
-      for (const [k, v] of Object.entries(value)) {
-        if (typeof v === 'object' && v !== null)
-          stack.push({ value: v, depth: node.depth + 1, name: k, parent: node });
-      }
+      value.forEach((v, i) => stack.push({ value: v, depth: node.depth + 1, name: i, parent: node }));
+      continue;
+    }
+    for (const [k, v] of Object.entries(value)) {
+      const child = { value: v, depth: node.depth + 1, name: k, parent: node };
+      if (FORBIDDEN_KEYS.has(k)) fail(pathOf(child), `the key "${k}" is not allowed`);
+      if (LONE_SURROGATE.test(k)) fail(pathOf(child), 'keys must be valid Unicode (a lone surrogate)');
+      stack.push(child);
     }
   }
 }
@@ -131,6 +152,7 @@ function validateMessage(m: unknown, path: string): void {
     if (!(m.role === 'assistant' && (hasToolCalls || isObject(m.function_call))))
       fail(`${path}.content`, 'content is required');
   } else if (Array.isArray(content)) {
+    if (content.length === 0) fail(`${path}.content`, 'content must not be an empty array');
     content.forEach((part, j) => {
       if (!isObject(part) || typeof part.type !== 'string')
         fail(`${path}.content[${j}]`, 'content parts must be objects with a string type');
@@ -140,8 +162,13 @@ function validateMessage(m: unknown, path: string): void {
   }
   if (m.role === 'tool' && typeof m.tool_call_id !== 'string')
     fail(`${path}.tool_call_id`, 'a tool message needs tool_call_id');
-  if (present(m.tool_calls) && !Array.isArray(m.tool_calls))
-    fail(`${path}.tool_calls`, 'tool_calls must be an array');
+  if (present(m.tool_calls)) {
+    if (!Array.isArray(m.tool_calls)) fail(`${path}.tool_calls`, 'tool_calls must be an array');
+    m.tool_calls.forEach((call: unknown, j: number) => {
+      if (!isObject(call) || typeof call.id !== 'string' || typeof call.type !== 'string')
+        fail(`${path}.tool_calls[${j}]`, 'each tool call must be an object with a string id and type');
+    });
+  }
 }
 
 function validateTool(t: unknown, path: string): void {

@@ -64,9 +64,10 @@ export async function createChatbotApp(options: CreateChatbotAppOptions): Promis
       verify: rejectInvalidUtf8,
     });
     (app as NestExpressApplication).disable('x-powered-by');
+    // Fastify answers malformed HTTP in its own handler; Express leaves Node's bare 400.
+    answerClientErrorsInOpenAiShape(app.getHttpServer());
   }
   app.use(reenterRequestContext);
-  answerClientErrorsInOpenAiShape(app.getHttpServer());
   app.enableShutdownHooks();
   return app;
 }

@@ -26,7 +26,7 @@ export class LlmCacheAccounting {
     @Inject(RedisCacheService) protected readonly cache: RedisCacheService,
     @Inject(LlmCacheMetrics) protected readonly metrics: LlmCacheMetrics,
     @Inject(PriceTable) protected readonly prices: PriceTable,
-    // Not a module provider: the default rate-limited log unless a subclass or a hand-built instance passes one.
+    // Not a module provider by default: each accounting keeps its own rate-limited failure log.
     @Optional()
     @Inject(UpstreamFailureLog)
     protected readonly failureLog: UpstreamFailureLog = new UpstreamFailureLog(),

@@ -25,7 +25,10 @@ export class LlmCacheEntries {
     const entry = await this.cache.get<LlmCacheEntry>(plan.key!, quiet ? { countStats: false } : undefined);
     if (!entry || entry.format !== 1 || (!entry.completion && !entry.chunks)) return undefined;
     const ageMs = Math.max(0, Date.now() - entry.createdAtMs);
-    if (plan.control.maxAgeMs !== undefined && ageMs > plan.control.maxAgeMs) return undefined;
+    if (plan.control.maxAgeMs !== undefined && ageMs > plan.control.maxAgeMs) {
+      plan.staleEntryAgeMs = ageMs;
+      return undefined;
+    }
     return { entry, ageMs };
   }
 

@@ -2,6 +2,7 @@ import { Module, type Provider } from '@nestjs/common';
 import type { LlmCacheModuleOptions, ResolvedLlmCacheOptions } from './llm-cache.interfaces.js';
 import { CacheKeyPolicy } from './cache-key.policy.js';
 import { LlmCacheAccounting } from './llm-cache.accounting.js';
+import { LlmCacheTracing } from './llm-cache.tracing.js';
 import { LlmCacheEntries } from './llm-cache.entries.js';
 import { LlmCacheInterceptor } from './llm-cache.interceptor.js';
 import { LlmCacheMetrics } from './llm-cache.metrics.js';
@@ -50,6 +51,7 @@ const providers: Provider[] = [
   LlmUpstream,
   LlmCallCoordinator,
   LlmStreamLeader,
+  LlmCacheTracing,
   LlmCacheMetrics,
   LlmCacheService,
   LlmCacheInterceptor,

@@ -18,6 +18,7 @@ import type {
   ResolvedLlmCacheOptions,
 } from './llm-cache.interfaces.js';
 import { LlmCacheMetrics } from './llm-cache.metrics.js';
+import { LlmCacheTracing } from './llm-cache.tracing.js';
 import { LlmCallCoordinator } from './llm-call.coordinator.js';
 import type { LlmCallPlan } from './llm-call.plan.js';
 import type { LlmProvider } from './llm-provider.interface.js';
@@ -70,6 +71,7 @@ export class LlmCacheService {
     @Inject(LlmUpstream) protected readonly upstream: LlmUpstream,
     @Inject(LlmCallCoordinator) protected readonly coordinator: LlmCallCoordinator,
     @Inject(LlmStreamLeader) protected readonly streams: LlmStreamLeader,
+    @Inject(LlmCacheTracing) protected readonly tracing: LlmCacheTracing,
   ) {}
 
   async generateTextWithCache(
@@ -78,6 +80,11 @@ export class LlmCacheService {
     options: GenerateOptions = {},
   ): Promise<LlmCacheResult> {
     const plan = this.plan(request, provider, options);
+    return this.tracing.traceCall(plan, () => this.completeWithCache(plan));
+  }
+
+  /** The cached completion of a resolved plan (inside the call's trace span). */
+  protected async completeWithCache(plan: LlmCallPlan): Promise<LlmCacheResult> {
     const { accounting } = this;
     if (!plan.key) {
       const response = await this.upstream.complete(plan);
@@ -134,8 +141,13 @@ export class LlmCacheService {
     options: GenerateOptions = {},
   ): Promise<LlmStreamResult> {
     const plan = this.plan(request, provider, options);
+    return this.tracing.traceCall(plan, () => this.streamWithCache(plan));
+  }
+
+  /** The cached stream of a resolved plan (inside the call's trace span, which ends once the stream is handed out). */
+  protected async streamWithCache(plan: LlmCallPlan): Promise<LlmStreamResult> {
     const { accounting, streams } = this;
-    const includeUsage = request.stream_options?.include_usage === true;
+    const includeUsage = plan.request.stream_options?.include_usage === true;
     if (!plan.key) {
       const upstream = await this.upstream.openStream(plan, { ...plan.request, stream: true });
       const stream = this.upstream.forward(upstream, includeUsage, plan);

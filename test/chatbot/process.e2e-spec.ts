@@ -80,6 +80,32 @@ describe('the built app (npm start)', () => {
     }
   });
 
+  it('runs on Fastify with HTTP_PLATFORM=fastify, and refuses an unknown platform naming the variable', async () => {
+    const app = await startMain({ HTTP_PLATFORM: 'fastify' });
+    try {
+      const first = await call(`${app.url}/chat`, { body: { message: 'Hello Fastify' } });
+      expect(first.status).toBe(200);
+      expect(first.headers.get('x-cache')).toBe('MISS');
+      const second = await call(`${app.url}/chat`, { body: { message: 'Hello Fastify' } });
+      expect(second.headers.get('x-cache')).toBe('HIT');
+      const client = new OpenAI({ apiKey: 'anything', baseURL: `${app.url}/v1`, maxRetries: 0 });
+      const params = { model: 'mock-gpt', messages: [{ role: 'user' as const, content: 'fastify stream' }] };
+      const live = await client.chat.completions.stream(params).finalChatCompletion();
+      const replay = await client.chat.completions.stream(params).finalChatCompletion();
+      expect(replay.choices[0].message.content).toBe(live.choices[0].message.content);
+      const bad = await call(`${app.url}/v1/chat/completions`, { rawBody: '{"model":' });
+      expect(bad.status).toBe(400);
+      expect(bad.body.error).toMatchObject({ type: 'invalid_request_error', code: 'invalid_json' });
+    } finally {
+      app.proc.kill('SIGTERM');
+      await app.exited;
+    }
+    const wrong = await startMain({ HTTP_PLATFORM: 'koa' }, false);
+    const { code } = await within(wrong.exited, 15_000, 'did not exit');
+    expect(code).toBe(1);
+    expect(wrong.output()).toContain('HTTP_PLATFORM must be express or fastify, got "koa"');
+  });
+
   it('exits with a message naming the variable when the configuration is invalid', async () => {
     const app = await startMain({ PORT: 'not-a-port', LLM_PROVIDER: 'anthropic' }, false);
     const { code } = await within(app.exited, 15_000, 'did not exit');

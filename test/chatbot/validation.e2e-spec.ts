@@ -344,6 +344,22 @@ describe.each(HTTP_PLATFORMS)(
       await redis?.stop();
     });
 
+    it('rejects a JSON body that is not valid UTF-8 with 400 (never a U+FFFD-mangled request)', async () => {
+      const res = await fetch(`${bot.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: Buffer.concat([
+          Buffer.from('{"model":"fake-model","messages":[{"role":"user","content":"'),
+          Buffer.from([0xff, 0xfe]),
+          Buffer.from('"}]}'),
+        ]),
+      });
+      expect(res.status).toBe(400);
+      expect(((await res.json()) as { error: unknown }).error).toMatchObject({
+        type: 'invalid_request_error',
+      });
+      expect(fake.callCount).toBe(0);
+    });
     it('has a table of at least 30 cases', () => {
       expect(cases.length).toBeGreaterThanOrEqual(30);
     });

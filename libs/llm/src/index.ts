@@ -27,6 +27,11 @@ export type { ChunkBroadcast, ChunkBroadcastOptions } from './chunk-broadcast.js
 export { LlmUpstream, type UpstreamAbort, type UpstreamStream } from './llm-upstream.js';
 export { LlmCacheEntries } from './llm-cache.entries.js';
 export { LlmCacheAccounting } from './llm-cache.accounting.js';
+export {
+  UpstreamFailureLog,
+  type UpstreamFailureLogOptions,
+  type UpstreamFailureDetails,
+} from './upstream-failure.log.js';
 export { CacheKeyPolicy } from './cache-key.policy.js';
 export { PriceTable } from './pricing.js';
 export type { Found, LlmCallPlan } from './llm-call.plan.js';

@@ -1,8 +1,8 @@
 import type { AbstractHttpAdapter } from '@nestjs/core';
 import { ExpressAdapter } from '@nestjs/platform-express';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
-import { rejectInvalidUtf8 } from './utf8-body.js';
 import { ChatbotConfigError } from '../config/chatbot.config.js';
+import { rejectInvalidUtf8 } from './utf8-body.js';
 
 export type HttpPlatform = 'express' | 'fastify';
 
@@ -31,8 +31,8 @@ export async function parseJsonBody(_request: unknown, body: Buffer): Promise<un
       statusCode: 400,
     });
   }
-  // The same rule as Express' body-parser `verify` hook: invalid bytes are refused, never replaced.
-  rejectInvalidUtf8(_request, undefined, body);
+  // The same UTF-8 rule as body-parser's `verify` hook on Express (one definition: utf8-body.ts).
+  rejectInvalidUtf8(undefined, undefined, body);
   const text = body.toString('utf8');
   try {
     return JSON.parse(text) as unknown;

@@ -17,10 +17,12 @@ import { closeAgent, getJson, runClosedLoop, timedRequest, type HttpTarget } fro
 import { spawnNode, stopChild, waitForHttp } from './lib/processes.js';
 import { median, ratio, round, summarize, type LatencySummary } from './lib/stats.js';
 import { latencyCdfSvg } from './lib/svg.js';
+import { benchSoak, soakMsFromArgs, soakSummary } from './soak.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const quick = process.argv.includes('--quick');
+const soakMs = soakMsFromArgs(process.argv, quick);
 /** Results go to the source tree's bench/results, not next to the compiled file. */
 const resultsDir = join(process.cwd(), 'bench', 'results');
 
@@ -49,7 +51,8 @@ const S = quick
     };
 const UPSTREAM_LATENCY_MS = 20;
 const STAMPEDE_UPSTREAM_DELAY_MS = 300;
-const ADMIN_TOKEN = 'bench-admin-token-0123456789';
+/** Production config wants admin secrets of ≥ 16 characters. */
+const ADMIN_TOKEN = 'bench-admin-token-local';
 
 interface App {
   port: number;
@@ -114,6 +117,16 @@ async function main(): Promise<void> {
     const second = await startApp();
     results.stampede = await benchStampede([app, second], upstreamPort);
     results.outage = await benchOutage(app, redis);
+    if (soakMs > 0)
+      results.soak = await benchSoak(
+        startApp,
+        async (a) => {
+          await stopChild(a.child);
+          apps.splice(apps.indexOf(a as App), 1);
+        },
+        soakMs,
+        log,
+      );
   } finally {
     await Promise.all(apps.map((a) => stopChild(a.child)));
     await stopChild(upstream);
@@ -672,6 +685,7 @@ function printTable(r: Record<string, any>): void {
   ]);
   const widths = rows[0].map((_, c) => Math.max(...rows.map((row) => String(row[c] ?? '').length)));
   for (const row of rows) console.log(row.map((cell, c) => String(cell ?? '').padEnd(widths[c])).join('  '));
+  if (r.soak) for (const line of soakSummary(r.soak)) console.log(line);
 }
 
 function log(message: string): void {
@@ -683,7 +697,8 @@ const hardStop = setTimeout(
     log('hard time limit reached; aborting');
     process.exit(2);
   },
-  (quick ? 5 : 30) * 60_000,
+  // The soak runs for a set time on top of the rest.
+  (quick ? 5 : 30) * 60_000 + soakMs,
 );
 hardStop.unref();
 

@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { FakeOpenAiServer } from '../harness/fake-openai-server.js';
 import { RedisServer } from '../harness/redis-server.js';
+import { HTTP_PLATFORMS } from '../harness/http-platform.js';
 import {
   call,
-  startChatbot,
+  startChatbot as startBot,
   testMetricsExporter,
   upstreamEnv,
   type TestChatbot,
@@ -26,7 +27,8 @@ function sample(text: string, name: string, labels: Record<string, string> = {})
   return found ? sum : NaN;
 }
 
-describe('GET /metrics', () => {
+describe.each(HTTP_PLATFORMS)('GET /metrics on %s', (platform) => {
+  const startChatbot = (env: Record<string, string>) => startBot({ ...env, HTTP_PLATFORM: platform });
   let redis: RedisServer;
   let fake: FakeOpenAiServer;
   let bot: TestChatbot;
@@ -42,6 +44,9 @@ describe('GET /metrics', () => {
     redis = await RedisServer.start();
     fake = await new FakeOpenAiServer().start();
     bot = await startChatbot(upstreamEnv(redis.url, fake.baseURL));
+  });
+  it(`runs on ${platform}`, () => {
+    expect(bot.app.getHttpAdapter().getType()).toBe(platform);
   });
   afterAll(async () => {
     await bot?.close();

@@ -88,11 +88,14 @@ describe('Kubernetes manifests (deploy/k8s)', () => {
       expect(container.readinessProbe.httpGet).toEqual({ path: '/health/ready', port: 'http' });
     });
 
-    it('grace period outlasts preStop + SHUTDOWN_TIMEOUT_MS, so shutdown is never cut by SIGKILL', () => {
+    it('grace period outlasts preStop + SHUTDOWN_DRAIN_MS + SHUTDOWN_TIMEOUT_MS, so shutdown is never cut by SIGKILL', () => {
       const grace = pod.spec.terminationGracePeriodSeconds as number;
       const preStop = container.lifecycle.preStop.sleep.seconds;
+      const drainMs = Number(config.SHUTDOWN_DRAIN_MS);
       expect(preStop).toBeGreaterThanOrEqual(3);
-      expect(grace).toBeGreaterThan(preStop + Number(config.SHUTDOWN_TIMEOUT_MS) / 1000);
+      // A drain is configured: readiness fails while the port still serves (test/deploy/k8s-probes.e2e-spec.ts).
+      expect(drainMs).toBeGreaterThan(0);
+      expect(grace).toBeGreaterThan(preStop + (drainMs + Number(config.SHUTDOWN_TIMEOUT_MS)) / 1000);
     });
 
     it('runs non-root on a read-only root filesystem with resources set', () => {

@@ -60,7 +60,7 @@ export class OtlpReceiver {
   }
 
   /** Waits until `predicate` holds for the spans received so far (the exporter batches), bounded in time. */
-  async waitFor(predicate: (spans: ReceivedSpan[]) => boolean, timeoutMs = 10_000): Promise<ReceivedSpan[]> {
+  async waitFor(predicate: (spans: ReceivedSpan[]) => boolean, timeoutMs = 20_000): Promise<ReceivedSpan[]> {
     const deadline = Date.now() + timeoutMs;
     while (!predicate(this.spans)) {
       if (Date.now() > deadline) {

@@ -23,6 +23,11 @@ describe('RedisCacheService on a 3-master cluster', () => {
     return range[2][1];
   }
 
+  async function ownerClient(key: string): Promise<Redis> {
+    const port = await ownerOf(key);
+    return nodes[cluster.nodes.findIndex((n) => n.port === port)];
+  }
+
   const dbsizes = () => Promise.all(nodes.map((n) => n.dbsize()));
 
   beforeAll(async () => {
@@ -50,6 +55,22 @@ describe('RedisCacheService on a 3-master cluster', () => {
     expect(info.nodes.map((n) => Number(n.address.split(':')[1])).sort()).toEqual(
       cluster.nodes.map((n) => n.port).sort(),
     );
+  });
+
+  it('releases many locks at once on keys of every master (EVAL beside GETs of other slots)', async () => {
+    // Regression: with ioredis auto-pipelining on a cluster, a concurrent EVAL was batched by its script's slot
+    // with GETs for other slots, and the batch failed ("same slots allocation group"): locks stayed held.
+    const keys = Array.from({ length: 40 }, (_, i) => `lock:${i}`);
+    const locks = await Promise.all(keys.map((k) => cache.acquireLock(k, 10_000)));
+    expect(locks.map((l) => l.status)).toEqual(keys.map(() => 'acquired'));
+    const tokens = locks.map((l) => (l.status === 'acquired' ? l.token : ''));
+    const [released] = await Promise.all([
+      Promise.all(keys.map((k, i) => cache.releaseLock(k, tokens[i]))),
+      Promise.all(keys.map((k) => cache.get(`absent:${k}`))),
+    ]);
+    expect(released).toEqual(keys.map(() => true));
+    const left = await Promise.all(keys.map(async (k) => (await ownerClient(`c:${k}`)).exists(`c:${k}`)));
+    expect(left).toEqual(keys.map(() => 0));
   });
 
   it('round-trips values whose keys live on different masters, and reads them back in one getMany', async () => {

@@ -4,94 +4,18 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { TestingModule } from '@nestjs/testing';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Redis } from 'ioredis';
 import { RedisCacheService } from '@llm-cache/redis-cache';
-import { freePort, RedisServer } from '../harness/redis-server.js';
-import { cacheModule, clientList, rawClient, waitFor } from './support.js';
-
-/** One sentinel process, stopped by pid (also from an exit hook if the worker dies first). */
-class Sentinel {
-  private constructor(
-    readonly port: number,
-    private readonly child: ChildProcess,
-    private readonly dir: string,
-  ) {}
-
-  static async start(masterName: string, masterPort: number): Promise<Sentinel> {
-    const port = await freePort();
-    const dir = mkdtempSync(join(tmpdir(), `llm-cache-sentinel-${port}-`));
-    const conf = join(dir, 'sentinel.conf');
-    writeFileSync(
-      conf,
-      [
-        `port ${port}`,
-        'bind 127.0.0.1',
-        `dir ${dir}`,
-        `sentinel monitor ${masterName} 127.0.0.1 ${masterPort} 1`,
-        `sentinel down-after-milliseconds ${masterName} 5000`,
-        '',
-      ].join('\n'),
-    );
-    const child = spawn('redis-server', [conf, '--sentinel', '--loglevel', 'warning'], { stdio: 'ignore' });
-    const kill = () => child.exitCode === null && child.kill('SIGKILL');
-    process.once('exit', kill);
-    const sentinel = new Sentinel(port, child, dir);
-    const probe = new Redis({
-      host: '127.0.0.1',
-      port,
-      lazyConnect: true,
-      maxRetriesPerRequest: 0,
-      retryStrategy: () => null,
-      disconnectTimeout: 50,
-    });
-    try {
-      await waitFor(
-        'the sentinel to know the master',
-        async () => {
-          try {
-            if (probe.status !== 'ready') await probe.connect();
-            const addr = (await probe.call('SENTINEL', 'get-master-addr-by-name', masterName)) as
-              string[] | null;
-            return addr?.[1] === String(masterPort);
-          } catch {
-            probe.disconnect();
-            return false;
-          }
-        },
-        10_000,
-        100,
-      );
-    } catch (err) {
-      await sentinel.stop();
-      throw err;
-    } finally {
-      probe.disconnect();
-    }
-    return sentinel;
-  }
-
-  async stop(): Promise<void> {
-    if (this.child.exitCode === null && this.child.signalCode === null) {
-      const exited = new Promise((r) => this.child.once('exit', r));
-      this.child.kill('SIGKILL');
-      await exited;
-    }
-    rmSync(this.dir, { recursive: true, force: true });
-  }
-}
+import { RedisSentinel, RedisServer } from '../harness/redis-server.js';
+import { cacheModule, clientList, rawClient } from './support.js';
 
 describe('RedisCacheModule through Redis Sentinel', () => {
   let master: RedisServer;
-  let sentinel: Sentinel | undefined;
+  let sentinel: RedisSentinel | undefined;
   let mod: TestingModule | undefined;
 
   beforeAll(async () => {
     master = await RedisServer.start();
-    sentinel = await Sentinel.start('cachemaster', master.port);
+    sentinel = await RedisSentinel.start('cachemaster', master.port);
   }, 30_000);
 
   afterAll(async () => {

@@ -24,24 +24,38 @@ async function traced(bot: ChatbotProcess, content: string, extra: Record<string
   return { res, traceId, parentId };
 }
 
-function startEnv(
-  redis: RedisServer,
-  fake: FakeOpenAiServer,
-  otlp: OtlpReceiver,
-  extra: Record<string, string>,
-) {
-  return {
-    REDIS_URL: redis.url,
-    LLM_PROVIDER: 'openai',
-    LLM_BASE_URL: fake.baseURL,
-    LLM_API_KEY: 'sk-upstream-test',
-    LLM_MODEL: 'fake-model',
-    LLM_MAX_RETRIES: '0',
-    OTEL_EXPORTER_OTLP_ENDPOINT: otlp.endpoint,
-    OTEL_BSP_SCHEDULE_DELAY: '100',
-    OTEL_SERVICE_NAME: 'llm-cache-e2e',
-    ...extra,
-  };
+/** Real Redis, the fake upstream, an OTLP receiver and the built app exporting to it, started and stopped together. */
+class TracedStack {
+  redis!: RedisServer;
+  fake!: FakeOpenAiServer;
+  otlp!: OtlpReceiver;
+  bot!: ChatbotProcess;
+
+  async start(extraEnv: Record<string, string>): Promise<void> {
+    buildChatbot();
+    this.redis = await RedisServer.start();
+    this.fake = await new FakeOpenAiServer().start();
+    this.otlp = await new OtlpReceiver().start();
+    this.bot = await startChatbotProcess({
+      REDIS_URL: this.redis.url,
+      LLM_PROVIDER: 'openai',
+      LLM_BASE_URL: this.fake.baseURL,
+      LLM_API_KEY: 'sk-upstream-test',
+      LLM_MODEL: 'fake-model',
+      LLM_MAX_RETRIES: '0',
+      OTEL_EXPORTER_OTLP_ENDPOINT: this.otlp.endpoint,
+      OTEL_BSP_SCHEDULE_DELAY: '100',
+      OTEL_SERVICE_NAME: 'llm-cache-e2e',
+      ...extraEnv,
+    });
+  }
+
+  async stop(): Promise<void> {
+    killChatbotProcesses();
+    await this.otlp?.stop();
+    await this.fake?.stop();
+    await this.redis?.stop();
+  }
 }
 
 interface Trace {
@@ -76,34 +90,20 @@ async function trace(otlp: OtlpReceiver, traceId: string, withUpstream: boolean)
 }
 
 describe.each(['http/protobuf', 'http/json'] as const)('OpenTelemetry traces over OTLP %s', (protocol) => {
-  let redis: RedisServer;
-  let fake: FakeOpenAiServer;
-  let otlp: OtlpReceiver;
-  let bot: ChatbotProcess;
-
-  beforeAll(async () => {
-    buildChatbot();
-    redis = await RedisServer.start();
-    fake = await new FakeOpenAiServer().start();
-    otlp = await new OtlpReceiver().start();
-    bot = await startChatbotProcess(startEnv(redis, fake, otlp, { OTEL_EXPORTER_OTLP_PROTOCOL: protocol }));
-  }, 150_000);
-
-  afterAll(async () => {
-    killChatbotProcesses();
-    await otlp?.stop();
-    await fake?.stop();
-    await redis?.stop();
-  });
+  const stack = new TracedStack();
+  beforeAll(() => stack.start({ OTEL_EXPORTER_OTLP_PROTOCOL: protocol }), 150_000);
+  afterAll(() => stack.stop());
+  const bot = () => stack.bot;
+  const otlp = () => stack.otlp;
 
   const prompt = `What is the capital of France? ${protocol}`;
   let missTrace: Trace;
 
   it('a miss: server span → llm_cache.request (miss) → "chat fake-model" CLIENT span with the GenAI attributes; Redis commands are children', async () => {
-    const { res, traceId, parentId } = await traced(bot, prompt);
+    const { res, traceId, parentId } = await traced(bot(), prompt);
     expect(res.status).toBe(200);
-    const t = (missTrace = await trace(otlp, traceId, true));
-    expect(otlp.contentTypes.at(-1)).toBe(
+    const t = (missTrace = await trace(otlp(), traceId, true));
+    expect(otlp().contentTypes.at(-1)).toBe(
       protocol === 'http/json' ? 'application/json' : 'application/x-protobuf',
     );
     expect(t.server.parentSpanId).toBe(parentId);
@@ -142,9 +142,9 @@ describe.each(['http/protobuf', 'http/json'] as const)('OpenTelemetry traces ove
   });
 
   it('a hit: llm_cache.request (hit, with age), and no upstream span at all', async () => {
-    const { res, traceId } = await traced(bot, prompt);
+    const { res, traceId } = await traced(bot(), prompt);
     expect(res.headers.get('x-cache')).toBe('HIT');
-    const t = await trace(otlp, traceId, false);
+    const t = await trace(otlp(), traceId, false);
     expect(t.cache.attributes).toMatchObject({
       'llm_cache.result': 'hit',
       'llm_cache.age_s': expect.any(Number),
@@ -156,9 +156,9 @@ describe.each(['http/protobuf', 'http/json'] as const)('OpenTelemetry traces ove
   });
 
   it('a streamed miss: the upstream span covers the stream and carries the response model and finish reason', async () => {
-    const { res, traceId } = await traced(bot, `stream me ${protocol}`, { stream: true });
+    const { res, traceId } = await traced(bot(), `stream me ${protocol}`, { stream: true });
     expect(res.status).toBe(200);
-    const t = await trace(otlp, traceId, true);
+    const t = await trace(otlp(), traceId, true);
     expect(t.cache.attributes['llm_cache.result']).toBe('miss');
     expect(t.upstream!.parentSpanId).toBe(t.cache.spanId);
     expect(t.upstream!.attributes).toMatchObject({
@@ -171,9 +171,9 @@ describe.each(['http/protobuf', 'http/json'] as const)('OpenTelemetry traces ove
 
   it('a coalesced pair: one leader calls upstream; the follower has no upstream span and links to the leader’s', async () => {
     const content = `coalesce me __slow_400__ ${protocol}`;
-    const [a, b] = await Promise.all([traced(bot, content), traced(bot, content)]);
+    const [a, b] = await Promise.all([traced(bot(), content), traced(bot(), content)]);
     expect([a.res.status, b.res.status]).toEqual([200, 200]);
-    const [ta, tb] = await Promise.all([trace(otlp, a.traceId, false), trace(otlp, b.traceId, false)]);
+    const [ta, tb] = await Promise.all([trace(otlp(), a.traceId, false), trace(otlp(), b.traceId, false)]);
     const leader = [ta, tb].find((t) => t.cache.attributes['llm_cache.result'] === 'miss')!;
     const follower = [ta, tb].find((t) => t.cache.attributes['llm_cache.result'] === 'coalesced')!;
     expect(leader).toBeDefined();
@@ -186,9 +186,9 @@ describe.each(['http/protobuf', 'http/json'] as const)('OpenTelemetry traces ove
   });
 
   it('an upstream error: the upstream span has error.type and an error status', async () => {
-    const { res, traceId } = await traced(bot, `fail __status_503__ ${protocol}`);
+    const { res, traceId } = await traced(bot(), `fail __status_503__ ${protocol}`);
     expect(res.status).toBeGreaterThanOrEqual(500);
-    const t = await trace(otlp, traceId, true);
+    const t = await trace(otlp(), traceId, true);
     expect(t.upstream!.statusCode).toBe(2);
     expect(t.upstream!.attributes['error.type']).toEqual(expect.any(String));
     expect(t.cache.attributes['llm_cache.result']).toBe('error');
@@ -196,31 +196,15 @@ describe.each(['http/protobuf', 'http/json'] as const)('OpenTelemetry traces ove
 });
 
 describe('content capture, when the operator turns it on', () => {
-  let redis: RedisServer;
-  let fake: FakeOpenAiServer;
-  let otlp: OtlpReceiver;
-  let bot: ChatbotProcess;
-
-  beforeAll(async () => {
-    buildChatbot();
-    redis = await RedisServer.start();
-    fake = await new FakeOpenAiServer().start();
-    otlp = await new OtlpReceiver().start();
-    bot = await startChatbotProcess(
-      startEnv(redis, fake, otlp, { OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT: 'true' }),
-    );
-  }, 150_000);
-
-  afterAll(async () => {
-    killChatbotProcesses();
-    await otlp?.stop();
-    await fake?.stop();
-    await redis?.stop();
-  });
+  const stack = new TracedStack();
+  beforeAll(() => stack.start({ OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT: 'true' }), 150_000);
+  afterAll(() => stack.stop());
+  const bot = () => stack.bot;
+  const otlp = () => stack.otlp;
 
   it('puts the input and output messages on the upstream span', async () => {
-    const { traceId } = await traced(bot, 'capture this prompt');
-    const t = await trace(otlp, traceId, true);
+    const { traceId } = await traced(bot(), 'capture this prompt');
+    const t = await trace(otlp(), traceId, true);
     expect(String(t.upstream!.attributes['gen_ai.input.messages'])).toContain('capture this prompt');
     expect(String(t.upstream!.attributes['gen_ai.output.messages'])).toContain('assistant');
   });

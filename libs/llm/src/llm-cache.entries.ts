@@ -1,5 +1,5 @@
-import type { Logger } from '@nestjs/common';
-import type { RedisCacheService } from '@llm-cache/redis-cache';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { RedisCacheService } from '@llm-cache/redis-cache';
 import type { Found, LlmCallPlan } from './llm-call.plan.js';
 import type { LlmCacheEntry } from './stream.codec.js';
 
@@ -11,11 +11,11 @@ const CAPTURE_GZIP_HEADROOM = 16;
 const QUIET = { countStats: false } as const;
 
 /** Reading, building and writing the cache entries of LLM answers (under `plan.key`). */
+@Injectable()
 export class LlmCacheEntries {
-  constructor(
-    protected readonly cache: RedisCacheService,
-    protected readonly logger: Logger,
-  ) {}
+  protected readonly logger = new Logger('LlmCacheService');
+
+  constructor(@Inject(RedisCacheService) protected readonly cache: RedisCacheService) {}
 
   /**
    * One GET; undefined on a miss, an unreadable entry, an entry older than `max-age`, or `no-cache`. `quiet` leaves

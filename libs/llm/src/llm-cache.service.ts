@@ -53,35 +53,26 @@ export type { LlmCallPlan } from './llm-call.plan.js';
 @Injectable()
 export class LlmCacheService {
   protected readonly logger = new Logger('LlmCacheService');
-  protected readonly keyPolicy: CacheKeyPolicy;
-  protected readonly prices: PriceTable;
-  protected readonly flights = new RequestCoalescer<LlmCacheEntry>();
-  protected readonly accounting: LlmCacheAccounting;
-  protected readonly entries: LlmCacheEntries;
-  protected readonly upstream: LlmUpstream;
-  protected readonly coordinator: LlmCallCoordinator;
-  protected readonly streams: LlmStreamLeader;
-  protected readonly tracing = new LlmCacheTracing();
 
+  /**
+   * The roles are providers of `LlmCacheModule`, injected here: replace one through the module's `providers` extra,
+   * e.g. `LlmCacheModule.forRoot({ provider, providers: [{ provide: RequestCoalescer, useClass: MyCoalescer }] })`.
+   */
   constructor(
     protected readonly cache: RedisCacheService,
     @Inject(LLM_CACHE_RESOLVED_OPTIONS) readonly options: ResolvedLlmCacheOptions,
     protected readonly metrics: LlmCacheMetrics,
-    @Optional() @Inject(LLM_PROVIDER) protected readonly defaultProvider?: LlmProvider | null,
-  ) {
-    this.keyPolicy = new CacheKeyPolicy({
-      schemaVersion: options.keySchemaVersion,
-      shareAcrossTenants: options.shareAcrossTenants,
-      includeUserField: options.includeUserField,
-      cacheKeyFn: options.cacheKeyFn,
-    });
-    this.prices = new PriceTable(options.pricing);
-    this.accounting = new LlmCacheAccounting(cache, metrics, this.prices);
-    this.entries = new LlmCacheEntries(cache, this.logger);
-    this.upstream = new LlmUpstream(this.accounting, this.tracing);
-    this.coordinator = new LlmCallCoordinator(cache, this.entries, this.flights, options);
-    this.streams = new LlmStreamLeader(this.upstream, this.entries, this.accounting, options, this.logger);
-  }
+    @Optional() @Inject(LLM_PROVIDER) protected readonly defaultProvider: LlmProvider | null | undefined,
+    @Inject(CacheKeyPolicy) protected readonly keyPolicy: CacheKeyPolicy,
+    @Inject(PriceTable) protected readonly prices: PriceTable,
+    @Inject(RequestCoalescer) protected readonly flights: RequestCoalescer<LlmCacheEntry>,
+    @Inject(LlmCacheAccounting) protected readonly accounting: LlmCacheAccounting,
+    @Inject(LlmCacheEntries) protected readonly entries: LlmCacheEntries,
+    @Inject(LlmUpstream) protected readonly upstream: LlmUpstream,
+    @Inject(LlmCallCoordinator) protected readonly coordinator: LlmCallCoordinator,
+    @Inject(LlmStreamLeader) protected readonly streams: LlmStreamLeader,
+    @Inject(LlmCacheTracing) protected readonly tracing: LlmCacheTracing,
+  ) {}
 
   async generateTextWithCache(
     request: ChatCompletionRequest,

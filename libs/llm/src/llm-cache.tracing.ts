@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { Injectable } from '@nestjs/common';
 import {
   DURATION_BUCKETS_S,
   loadMetricService,
@@ -16,15 +17,6 @@ type SpanContext = OtelApi.SpanContext;
 
 /** `llm_cache.result` of the cache decision span; `error` when the call failed. */
 export type LlmCacheTraceResult = 'hit' | 'miss' | 'bypass' | 'coalesced' | 'stale' | 'error';
-
-export interface LlmCacheTracingOptions {
-  /**
-   * Put prompts and completions on the upstream span (`gen_ai.input.messages`, `gen_ai.output.messages`). Off by
-   * default: traces often go to places prompts must not. Default: the GenAI convention's variable
-   * `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true`.
-   */
-  captureContent?: boolean;
-}
 
 /** Semantic-convention advice for token counts (powers of 4 up to 64 Mi tokens). */
 const TOKEN_BUCKETS = [
@@ -45,21 +37,29 @@ const MAX_LEADERS = 10_000;
  * - `chat {model}` (CLIENT): the upstream call, per the OpenTelemetry GenAI semantic conventions. A hit has none.
  * - Metrics `gen_ai.client.operation.duration`, `gen_ai.client.token.usage` and, for streams,
  *   `gen_ai.client.operation.time_to_first_chunk`.
+ *
+ * A provider of `LlmCacheModule`: replace it through the module's `providers` extra (e.g. a subclass that sets
+ * `captureContent` from your own configuration).
  */
+@Injectable()
 export class LlmCacheTracing {
-  protected readonly api?: Api;
-  protected readonly captureContent: boolean;
+  // Private, so the published .d.ts never names @opentelemetry/api (an optional peer a user may not have).
+  private readonly api?: Api;
+  /**
+   * Put prompts and completions on the upstream span (`gen_ai.input.messages`, `gen_ai.output.messages`). Off by
+   * default: traces often go to places prompts must not. On with the GenAI convention's variable
+   * `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true`.
+   */
+  protected readonly captureContent: boolean =
+    process.env.OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT?.trim().toLowerCase() === 'true';
   protected readonly operationDuration: MetricRecorder;
   protected readonly tokenUsage: MetricRecorder;
   protected readonly timeToFirstChunk: MetricRecorder;
   /** key → the upstream span of the in-process leader working on it, for the followers' links. */
-  protected readonly leaders = new Map<string, { context: SpanContext; untilMs: number }>();
+  private readonly leaders = new Map<string, { context: SpanContext; untilMs: number }>();
 
-  constructor(options: LlmCacheTracingOptions = {}) {
+  constructor() {
     this.api = loadOtelApi();
-    this.captureContent =
-      options.captureContent ??
-      process.env.OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT?.trim().toLowerCase() === 'true';
     const metrics = loadMetricService();
     this.operationDuration = metrics.getHistogram('gen_ai.client.operation.duration', {
       description: 'GenAI operation duration (upstream calls; cache hits make none)',
@@ -212,7 +212,7 @@ export class LlmCacheTracing {
     };
   }
 
-  protected startUpstreamSpan(plan: LlmCallPlan, request: ChatCompletionRequest): Span | undefined {
+  private startUpstreamSpan(plan: LlmCallPlan, request: ChatCompletionRequest): Span | undefined {
     const api = this.api;
     if (!api) return undefined;
     const attributes: OtelApi.Attributes = {
@@ -238,7 +238,7 @@ export class LlmCacheTracing {
     return span;
   }
 
-  protected endUpstream(
+  private endUpstream(
     plan: LlmCallPlan,
     span: Span | undefined,
     t0: number,
@@ -268,7 +268,7 @@ export class LlmCacheTracing {
     span.end();
   }
 
-  protected failUpstream(plan: LlmCallPlan, span: Span | undefined, t0: number, err: unknown): void {
+  private failUpstream(plan: LlmCallPlan, span: Span | undefined, t0: number, err: unknown): void {
     const errorType = errorTypeOf(err);
     this.operationDuration.record((performance.now() - t0) / 1000, {
       ...this.metricAttributes(plan, undefined),
@@ -288,7 +288,7 @@ export class LlmCacheTracing {
     };
   }
 
-  protected rememberLeader(key: string, context: SpanContext): void {
+  private rememberLeader(key: string, context: SpanContext): void {
     const now = Date.now();
     if (this.leaders.size >= MAX_LEADERS) {
       for (const [k, v] of this.leaders) if (v.untilMs <= now) this.leaders.delete(k);

@@ -1,5 +1,6 @@
-import type { LlmCacheAccounting } from './llm-cache.accounting.js';
-import type { LlmCacheTracing } from './llm-cache.tracing.js';
+import { Inject, Injectable } from '@nestjs/common';
+import { LlmCacheAccounting } from './llm-cache.accounting.js';
+import { LlmCacheTracing } from './llm-cache.tracing.js';
 import type { LlmCallPlan } from './llm-call.plan.js';
 import { LlmProviderError } from './llm-provider.error.js';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest } from './llm.types.js';
@@ -22,10 +23,11 @@ export interface UpstreamAbort {
  * Calls to the plan's provider: every failure comes back as a counted `LlmProviderError`, and a malformed 200 as a
  * 502, so nothing unreadable reaches the caller or the cache.
  */
+@Injectable()
 export class LlmUpstream {
   constructor(
-    protected readonly accounting: LlmCacheAccounting,
-    protected readonly tracing: LlmCacheTracing,
+    @Inject(LlmCacheAccounting) protected readonly accounting: LlmCacheAccounting,
+    @Inject(LlmCacheTracing) protected readonly tracing: LlmCacheTracing,
   ) {}
 
   async complete(plan: LlmCallPlan, signal = plan.signal): Promise<ChatCompletion> {

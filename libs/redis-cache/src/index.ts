@@ -23,7 +23,12 @@ export { InjectRedisClient, getRedisClientToken } from './redis-cache.decorators
 export type { RedisClient } from './redis-client.factory.js';
 
 // Service, and what its admin operations report
-export { RedisCacheService, type LockResult, type RequireRedisOption } from './redis-cache.service.js';
+export {
+  RedisCacheService,
+  type LockResult,
+  type LockUnlessPresentResult,
+  type RequireRedisOption,
+} from './redis-cache.service.js';
 export { RedisUnavailableError, type DeleteByPatternResult } from './redis-cache.errors.js';
 export type { CircuitState } from './circuit-breaker.js';
 

@@ -15,6 +15,8 @@ COPY tsconfig.json nest-cli.json ./
 COPY scripts/copy-web-assets.js scripts/
 COPY libs libs
 COPY apps apps
+# `npm run build` copies the chat page's static files next to the compiled app with this script.
+COPY scripts/copy-web-assets.js scripts/
 RUN npm run build
 
 # Production dependencies of the chatbot workspace only: not the repo's tooling (the `node` npm package, jest…) and

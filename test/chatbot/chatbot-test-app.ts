@@ -5,7 +5,7 @@
 import { metrics } from '@opentelemetry/api';
 import { PrometheusExporter, PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
-import type { NestExpressApplication } from '@nestjs/platform-express';
+import type { INestApplication } from '@nestjs/common';
 import { createChatbotApp } from '../../apps/chatbot/src/app.factory.js';
 import type { ChatbotConfig } from '../../apps/chatbot/src/config/chatbot.config.js';
 import { CHATBOT_CONFIG } from '../../apps/chatbot/src/config/chatbot-config.constants.js';
@@ -31,7 +31,7 @@ export async function scrapeMetrics(): Promise<string> {
 }
 
 export interface TestChatbot {
-  app: NestExpressApplication;
+  app: INestApplication;
   config: ChatbotConfig;
   url: string;
   close(): Promise<void>;

@@ -3,11 +3,12 @@ import OpenAI from 'openai';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { FakeOpenAiServer } from '../harness/fake-openai-server.js';
 import { RedisServer } from '../harness/redis-server.js';
+import { HTTP_PLATFORMS } from '../harness/http-platform.js';
 import { call, sleep, startChatbot, upstreamEnv, waitFor, type TestChatbot } from './chatbot-test-app.js';
 
 const KEY = 'key-sdk-tenant-01';
 
-describe('OpenAI-compatible API with the official openai SDK', () => {
+describe.each(HTTP_PLATFORMS)('OpenAI-compatible API with the official openai SDK on %s', (platform) => {
   let redis: RedisServer;
   let fake: FakeOpenAiServer;
   let bot: TestChatbot;
@@ -27,8 +28,13 @@ describe('OpenAI-compatible API with the official openai SDK', () => {
         res.on('close', () => (entry.closed = true));
       },
     );
-    bot = await startChatbot(upstreamEnv(redis.url, fake.baseURL, { CHATBOT_API_KEYS: `sdk:${KEY}` }));
+    bot = await startChatbot(
+      upstreamEnv(redis.url, fake.baseURL, { CHATBOT_API_KEYS: `sdk:${KEY}`, HTTP_PLATFORM: platform }),
+    );
     client = new OpenAI({ apiKey: KEY, baseURL: `${bot.url}/v1`, maxRetries: 0, timeout: 15_000 });
+  });
+  it(`runs on ${platform}`, () => {
+    expect(bot.app.getHttpAdapter().getType()).toBe(platform);
   });
   afterAll(async () => {
     await bot?.close();
@@ -162,7 +168,11 @@ describe('OpenAI-compatible API with the official openai SDK', () => {
 
   it('maps an upstream timeout to 504', async () => {
     const slowBot = await startChatbot(
-      upstreamEnv(redis.url, fake.baseURL, { LLM_TIMEOUT_MS: '300', CACHE_PREFIX: 'slow' }),
+      upstreamEnv(redis.url, fake.baseURL, {
+        LLM_TIMEOUT_MS: '300',
+        CACHE_PREFIX: 'slow',
+        HTTP_PLATFORM: platform,
+      }),
     );
     try {
       const res = await call(`${slowBot.url}/v1/chat/completions`, { body: ask('too slow __slow_1000__') });
@@ -175,7 +185,7 @@ describe('OpenAI-compatible API with the official openai SDK', () => {
 
   it('maps an unreachable upstream to 502', async () => {
     const deadBot = await startChatbot(
-      upstreamEnv(redis.url, 'http://127.0.0.1:1/v1', { CACHE_PREFIX: 'dead' }),
+      upstreamEnv(redis.url, 'http://127.0.0.1:1/v1', { CACHE_PREFIX: 'dead', HTTP_PLATFORM: platform }),
     );
     try {
       const res = await call(`${deadBot.url}/v1/chat/completions`, { body: ask('anyone there?') });

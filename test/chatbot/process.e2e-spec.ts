@@ -5,55 +5,13 @@ import { stripVTControlCharacters } from 'node:util';
  * real Node realm, and SIGTERM with a request in flight.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { resolve } from 'node:path';
 import OpenAI from 'openai';
 import { FakeOpenAiServer } from '../harness/fake-openai-server.js';
-import { freePort } from '../harness/redis-server.js';
+import { buildChatbot, killChatbotProcesses, startChatbotProcess } from '../harness/chatbot-process.js';
 import { call, waitFor } from './chatbot-test-app.js';
 
-const ROOT = resolve(import.meta.dirname, '../..');
-const MAIN = resolve(ROOT, 'dist/apps/chatbot/main.js');
-
-interface Child {
-  proc: ChildProcess;
-  url: string;
-  output: () => string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-const children = new Set<ChildProcess>();
-
-/** Starts main.js with only PATH/HOME from this process plus `env`; resolves once it printed its URL. */
-async function startMain(env: Record<string, string>, expectListening = true): Promise<Child> {
-  const port = await freePort();
-  const proc = spawn(process.execPath, [MAIN], {
-    cwd: ROOT,
-    env: {
-      PATH: process.env.PATH ?? '',
-      HOME: process.env.HOME ?? '/tmp',
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.add(proc);
-  let output = '';
-  proc.stdout!.on('data', (d: Buffer) => (output += d.toString()));
-  proc.stderr!.on('data', (d: Buffer) => (output += d.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) =>
-    proc.once('exit', (code, signal) => {
-      children.delete(proc);
-      done({ code, signal });
-    }),
-  );
-  if (expectListening) {
-    const up = await waitFor(() => output.includes('listening on') || proc.exitCode !== null, 20_000);
-    if (!up || proc.exitCode !== null) throw new Error(`main.js did not start:\n${output}`);
-  }
-  return { proc, url: `http://127.0.0.1:${port}`, output: () => output, exited };
-}
+const startMain = (env: Record<string, string>, expectListening = true) =>
+  startChatbotProcess(env, { expectListening });
 
 /** `promise`, or a rejection after `ms`; the timer never outlives the race. */
 async function within<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
@@ -73,20 +31,12 @@ describe('the built app (npm start)', () => {
 
   beforeAll(async () => {
     // `npm run build` for the chatbot (and the libs it references), as `npm start` does.
-    execFileSync(
-      process.execPath,
-      [resolve(ROOT, 'node_modules/typescript/bin/tsc'), '-b', 'apps/chatbot/tsconfig.app.json'],
-      {
-        cwd: ROOT,
-        stdio: 'pipe',
-        timeout: 120_000,
-      },
-    );
+    buildChatbot();
     fake = await new FakeOpenAiServer().start();
   }, 150_000);
 
   afterAll(async () => {
-    for (const proc of children) proc.kill('SIGKILL');
+    killChatbotProcesses();
     await fake?.stop();
   });
 
@@ -265,6 +215,53 @@ describe('the built app (npm start)', () => {
     expect(res.status).toBe(200);
     expect(res.body.reply).toContain('long answer');
     const exit = await within(app.exited, 10_000, 'did not exit after SIGTERM');
-    expect(exit.code === 0 || exit.signal === 'SIGTERM').toBe(true);
+    // A clean exit status (not the re-raised signal, 143), which Kubernetes and process managers read as success.
+    expect(exit).toEqual({ code: 0, signal: null });
   });
+
+  it.each(['express', 'fastify'])(
+    'on SIGTERM with SHUTDOWN_DRAIN_MS (%s): readiness 503 at once, requests still served, then the port closes',
+    async (platform) => {
+      const drainMs = 1000;
+      const app = await startMain({
+        HTTP_PLATFORM: platform,
+        SHUTDOWN_DRAIN_MS: String(drainMs),
+        LLM_PROVIDER: 'openai',
+        LLM_BASE_URL: fake.baseURL,
+        LLM_API_KEY: 'sk-test',
+        LLM_MAX_RETRIES: '0',
+      });
+      expect((await call(`${app.url}/health/ready`)).status).toBe(200);
+      const sigtermAt = Date.now();
+      app.proc.kill('SIGTERM');
+      let ready = await call(`${app.url}/health/ready`);
+      while (ready.status === 200 && Date.now() - sigtermAt < 500)
+        ready = await call(`${app.url}/health/ready`);
+      expect(ready.status).toBe(503);
+      expect(ready.body.error).toEqual({ shutdown: { status: 'down' } });
+      // Draining, not closed: new requests (through the upstream) and liveness are answered.
+      const [chat, live] = await Promise.all([
+        call(`${app.url}/chat`, { body: { message: `asked during the ${platform} drain` } }),
+        call(`${app.url}/health/live`),
+      ]);
+      expect(chat.status).toBe(200);
+      expect(chat.body.reply).toContain(`asked during the ${platform} drain`);
+      expect(live.status).toBe(200);
+      // Then the listener closes (not before the drain is over) and the process exits cleanly.
+      const closed = await waitFor(
+        () =>
+          call(`${app.url}/health/live`).then(
+            () => false,
+            () => true,
+          ),
+        5000,
+      );
+      expect(closed).toBe(true);
+      expect(Date.now() - sigtermAt).toBeGreaterThanOrEqual(drainMs);
+      expect(await within(app.exited, 10_000, 'did not exit after SIGTERM')).toEqual({
+        code: 0,
+        signal: null,
+      });
+    },
+  );
 });

@@ -4,7 +4,7 @@
  * the tenant and the model, never the prompt or a key. Real chatbot, real HTTP, real Redis, fake upstream.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { NestExpressApplication } from '@nestjs/platform-express';
+import type { INestApplication } from '@nestjs/common';
 import { createChatbotApp } from '../../apps/chatbot/src/app.factory.js';
 import { FakeOpenAiServer } from '../harness/fake-openai-server.js';
 import { LogCapture } from '../harness/log-capture.js';
@@ -16,7 +16,7 @@ const KEY = 'acme-key-0123456789abcdef';
 describe('upstream failures through the chatbot', () => {
   let redis: RedisServer;
   let fake: FakeOpenAiServer;
-  let app: NestExpressApplication;
+  let app: INestApplication;
   let url: string;
   const logs = new LogCapture();
 

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { FakeOpenAiServer } from '../harness/fake-openai-server.js';
 import { RedisServer } from '../harness/redis-server.js';
+import { HTTP_PLATFORMS } from '../harness/http-platform.js';
 import { call, startChatbot, upstreamEnv, type TestChatbot } from './chatbot-test-app.js';
 
 const BODY_LIMIT_BYTES = 16 * 1024;
@@ -315,105 +316,138 @@ const cases: BadInput[] = [
   },
 ];
 
-describe('bad input → 4xx in OpenAI error shape, never 5xx, never an upstream call', () => {
-  let redis: RedisServer;
-  let fake: FakeOpenAiServer;
-  let bot: TestChatbot;
+describe.each(HTTP_PLATFORMS)(
+  'bad input → 4xx in OpenAI error shape, never 5xx, never an upstream call, on %s',
+  (platform) => {
+    let redis: RedisServer;
+    let fake: FakeOpenAiServer;
+    let bot: TestChatbot;
 
-  beforeAll(async () => {
-    redis = await RedisServer.start();
-    fake = await new FakeOpenAiServer().start();
-    bot = await startChatbot(
-      upstreamEnv(redis.url, fake.baseURL, {
-        BODY_LIMIT_BYTES: String(BODY_LIMIT_BYTES),
-        MAX_MESSAGES: String(MAX_MESSAGES),
-        MAX_MESSAGE_CHARS: String(MAX_MESSAGE_CHARS),
-      }),
-    );
-  });
-  afterAll(async () => {
-    await bot?.close();
-    await fake?.stop();
-    await redis?.stop();
-  });
-
-  it('has a table of at least 30 cases', () => {
-    expect(cases.length).toBeGreaterThanOrEqual(30);
-  });
-
-  it.each(cases.map((c) => [c.name, c] as const))('rejects %s', async (_name, c) => {
-    const res = await call(`${bot.url}${c.path}`, { body: c.body, rawBody: c.raw, headers: c.headers });
-    expect(res.status).toBe(c.status);
-    expect(Object.keys(res.body)).toEqual(['error']);
-    const { error } = res.body;
-    expect(Object.keys(error).sort()).toEqual(['code', 'message', 'param', 'type']);
-    expect(error).toMatchObject({ message: expect.any(String), type: expect.any(String) });
-    expect(error.message.length).toBeGreaterThan(5);
-    if (c.param !== undefined) expect(error.param).toEqual(expect.stringMatching(c.param));
-    expect(fake.callCount).toBe(0);
-  });
-
-  it('says where the JSON broke and how large the body was, in our words, param null', async () => {
-    const broken = await call(`${bot.url}/v1/chat/completions`, { rawBody: '{\n  "model": "x",\n  oops }' });
-    expect(broken.status).toBe(400);
-    expect(broken.body.error).toEqual({
-      message: expect.stringMatching(
-        /^We could not parse the JSON body of your request at line 3, column 3: /,
-      ),
-      type: 'invalid_request_error',
-      param: null,
-      code: 'invalid_json',
+    beforeAll(async () => {
+      redis = await RedisServer.start();
+      fake = await new FakeOpenAiServer().start();
+      bot = await startChatbot(
+        upstreamEnv(redis.url, fake.baseURL, {
+          HTTP_PLATFORM: platform,
+          BODY_LIMIT_BYTES: String(BODY_LIMIT_BYTES),
+          MAX_MESSAGES: String(MAX_MESSAGES),
+          MAX_MESSAGE_CHARS: String(MAX_MESSAGE_CHARS),
+        }),
+      );
     });
-    const truncated = await call(`${bot.url}/chat`, { rawBody: '{"message": "hi"' });
-    expect(truncated.body.error.message).toMatch(/at line 1, column 17: /);
-
-    const size = BODY_LIMIT_BYTES + 1000;
-    const large = await call(`${bot.url}/v1/chat/completions`, { rawBody: `"${'x'.repeat(size - 2)}"` });
-    expect(large.status).toBe(413);
-    expect(large.body.error).toEqual({
-      message: `Request body too large: ${size} bytes, limit is ${BODY_LIMIT_BYTES} bytes.`,
-      type: 'invalid_request_error',
-      param: null,
-      code: 'request_too_large',
+    it(`runs on ${platform}`, () => {
+      expect(bot.app.getHttpAdapter().getType()).toBe(platform);
     });
-  });
-
-  it("answers X-Request-Id on every response: the caller's sane id, else a generated one", async () => {
-    const responses = [
-      await call(`${bot.url}/v1/chat/completions`, { body: ok, headers: { 'x-request-id': 'client-id-1' } }),
-      await call(`${bot.url}/v1/chat/completions`, {
-        rawBody: '{',
-        headers: { 'x-request-id': 'client-id-2' },
-      }),
-      await call(`${bot.url}/nowhere`, { headers: { 'x-request-id': 'client-id-3' } }),
-      await call(`${bot.url}/health/live`, { headers: { 'x-request-id': 'client-id-4' } }),
-    ];
-    expect(responses.map((r) => r.headers.get('x-request-id'))).toEqual([
-      'client-id-1',
-      'client-id-2',
-      'client-id-3',
-      'client-id-4',
-    ]);
-    const insane = await call(`${bot.url}/health/live`, {
-      headers: { 'x-request-id': 'has spaces <and> "quotes"' },
+    afterAll(async () => {
+      await bot?.close();
+      await fake?.stop();
+      await redis?.stop();
     });
-    expect(insane.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
-    const none = await call(`${bot.url}/health/live`);
-    expect(none.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
-  });
 
-  it('answers an unknown route with 404 in the same shape', async () => {
-    const res = await call(`${bot.url}/v1/embeddings`, { body: { input: 'x' } });
-    expect(res.status).toBe(404);
-    expect(res.body.error).toMatchObject({
-      message: expect.stringContaining('/v1/embeddings'),
-      type: 'not_found_error',
+    it('has a table of at least 30 cases', () => {
+      expect(cases.length).toBeGreaterThanOrEqual(30);
     });
-  });
 
-  it('still answers a valid request after all of that', async () => {
-    const res = await call(`${bot.url}/v1/chat/completions`, { body: ok });
-    expect(res.status).toBe(200);
-    expect(res.body.choices[0].message.content).toEqual(expect.any(String));
-  });
-});
+    it.each(cases.map((c) => [c.name, c] as const))('rejects %s', async (_name, c) => {
+      const res = await call(`${bot.url}${c.path}`, { body: c.body, rawBody: c.raw, headers: c.headers });
+      expect(res.status).toBe(c.status);
+      expect(Object.keys(res.body)).toEqual(['error']);
+      const { error } = res.body;
+      expect(Object.keys(error).sort()).toEqual(['code', 'message', 'param', 'type']);
+      expect(error).toMatchObject({ message: expect.any(String), type: expect.any(String) });
+      expect(error.message.length).toBeGreaterThan(5);
+      if (c.param !== undefined) expect(error.param).toEqual(expect.stringMatching(c.param));
+      expect(fake.callCount).toBe(0);
+    });
+
+    it('says where the JSON broke and how large the body was, in our words, param null', async () => {
+      const broken = await call(`${bot.url}/v1/chat/completions`, {
+        rawBody: '{\n  "model": "x",\n  oops }',
+      });
+      expect(broken.status).toBe(400);
+      expect(broken.body.error).toEqual({
+        message: expect.stringMatching(
+          /^We could not parse the JSON body of your request at line 3, column 3: /,
+        ),
+        type: 'invalid_request_error',
+        param: null,
+        code: 'invalid_json',
+      });
+      const truncated = await call(`${bot.url}/chat`, { rawBody: '{"message": "hi"' });
+      expect(truncated.body.error.message).toMatch(/at line 1, column 17: /);
+
+      const size = BODY_LIMIT_BYTES + 1000;
+      const large = await call(`${bot.url}/v1/chat/completions`, { rawBody: `"${'x'.repeat(size - 2)}"` });
+      expect(large.status).toBe(413);
+      expect(large.body.error).toEqual({
+        message: `Request body too large: ${size} bytes, limit is ${BODY_LIMIT_BYTES} bytes.`,
+        type: 'invalid_request_error',
+        param: null,
+        code: 'request_too_large',
+      });
+    });
+
+    it('refuses a body that is not valid UTF-8 with a 400 in the OpenAI shape, without calling upstream', async () => {
+      const before = fake.callCount;
+      const body = Buffer.concat([
+        Buffer.from('{"model":"fake-model","messages":[{"role":"user","content":"caf'),
+        Buffer.from([0xe9]), // Latin-1 é: not UTF-8
+        Buffer.from('"}]}'),
+      ]);
+      const res = await fetch(`${bot.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body,
+      });
+      expect(res.status).toBe(400);
+      const json = (await res.json()) as { error: { message: string; type: string } };
+      expect(json.error).toMatchObject({
+        message: expect.stringMatching(/UTF-8/),
+        type: 'invalid_request_error',
+      });
+      expect(fake.callCount).toBe(before);
+    });
+
+    it("answers X-Request-Id on every response: the caller's sane id, else a generated one", async () => {
+      const responses = [
+        await call(`${bot.url}/v1/chat/completions`, {
+          body: ok,
+          headers: { 'x-request-id': 'client-id-1' },
+        }),
+        await call(`${bot.url}/v1/chat/completions`, {
+          rawBody: '{',
+          headers: { 'x-request-id': 'client-id-2' },
+        }),
+        await call(`${bot.url}/nowhere`, { headers: { 'x-request-id': 'client-id-3' } }),
+        await call(`${bot.url}/health/live`, { headers: { 'x-request-id': 'client-id-4' } }),
+      ];
+      expect(responses.map((r) => r.headers.get('x-request-id'))).toEqual([
+        'client-id-1',
+        'client-id-2',
+        'client-id-3',
+        'client-id-4',
+      ]);
+      const insane = await call(`${bot.url}/health/live`, {
+        headers: { 'x-request-id': 'has spaces <and> "quotes"' },
+      });
+      expect(insane.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+      const none = await call(`${bot.url}/health/live`);
+      expect(none.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+    });
+
+    it('answers an unknown route with 404 in the same shape', async () => {
+      const res = await call(`${bot.url}/v1/embeddings`, { body: { input: 'x' } });
+      expect(res.status).toBe(404);
+      expect(res.body.error).toMatchObject({
+        message: expect.stringContaining('/v1/embeddings'),
+        type: 'not_found_error',
+      });
+    });
+
+    it('still answers a valid request after all of that', async () => {
+      const res = await call(`${bot.url}/v1/chat/completions`, { body: ok });
+      expect(res.status).toBe(200);
+      expect(res.body.choices[0].message.content).toEqual(expect.any(String));
+    });
+  },
+);

@@ -58,21 +58,44 @@ function compose(
 }
 
 describe('docker-compose.yml, Dockerfile and the generated Redis config', () => {
-  const env = { ...process.env, REDIS_PASSWORD: 'compose-test-password-0123' };
+  const env = {
+    ...process.env,
+    REDIS_PASSWORD: 'compose-test-password-0123',
+    GRAFANA_ADMIN_PASSWORD: 'compose-test-grafana-0123',
+  };
 
-  it('docker-compose validates the file: redis, chatbot and prometheus with their volumes', async () => {
+  it('docker-compose validates the file: redis, chatbot, prometheus and grafana with their volumes', async () => {
     const config = await compose(['config', '--quiet'], env);
     expect(config.stderr).toBe('');
     expect(config.code).toBe(0);
     expect((await compose(['config', '--services'], env)).stdout.trim().split('\n').sort()).toEqual([
       'chatbot',
+      'grafana',
       'prometheus',
       'redis',
     ]);
     expect((await compose(['config', '--volumes'], env)).stdout.trim().split('\n').sort()).toEqual([
+      'grafana-data',
       'prometheus-data',
       'redis-data',
     ]);
+  });
+
+  it('provisions Grafana with the Prometheus datasource and deploy/grafana/llm-cache.json, on 127.0.0.1 only', async () => {
+    const { stdout } = await compose(['config'], env);
+    expect(stdout).toContain(
+      `- ${join(ROOT, 'docker', 'grafana', 'provisioning')}:/etc/grafana/provisioning:ro`,
+    );
+    expect(stdout).toContain(`- ${join(ROOT, 'deploy', 'grafana')}:/var/lib/grafana/dashboards:ro`);
+    expect(stdout).toContain('GF_SECURITY_ADMIN_PASSWORD: compose-test-grafana-0123');
+    const datasource = readFileSync(
+      join(ROOT, 'docker', 'grafana', 'provisioning', 'datasources', 'prometheus.yml'),
+      'utf8',
+    );
+    expect(datasource).toContain('url: http://prometheus:9090');
+    const missing = await compose(['config', '--quiet'], { ...env, GRAFANA_ADMIN_PASSWORD: undefined });
+    expect(missing.code).not.toBe(0);
+    expect(missing.stderr).toMatch(/GRAFANA_ADMIN_PASSWORD/);
   });
 
   it('resolves to what each service needs (generated conf, health check, memory limit, loopback ports)', async () => {
@@ -91,6 +114,7 @@ describe('docker-compose.yml, Dockerfile and the generated Redis config', () => 
     expect(stdout).toMatch(/condition: service_healthy/);
     expect(stdout.match(/- 127\.0\.0\.1:\d+:\d+\/tcp/g)).toEqual([
       '- 127.0.0.1:3000:3000/tcp',
+      '- 127.0.0.1:3001:3000/tcp',
       '- 127.0.0.1:9090:9090/tcp',
       '- 127.0.0.1:6379:6379/tcp',
     ]);

@@ -222,6 +222,27 @@ describe.each(['express', 'fastify'])('examples/nest-app from the tarballs on %s
     expect(sseContent(hitText)).toBe(sseContent(missText));
   });
 
+  it("answers a bad body with a 400 in OpenAI's error shape, without calling the provider", async () => {
+    const calls = ((await (await fetch(`${app!.url}/provider-calls`)).json()) as { calls: number }).calls;
+    const res = await fetch(`${app!.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'echo', messages: [] }),
+    });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toEqual({
+      error: {
+        message: expect.stringContaining('messages'),
+        type: 'invalid_request_error',
+        param: 'messages',
+        code: null,
+      },
+    });
+    expect(((await (await fetch(`${app!.url}/provider-calls`)).json()) as { calls: number }).calls).toBe(
+      calls,
+    );
+  });
+
   it('reports /health up with Redis', async () => {
     const res = await fetch(`${app!.url}/health`);
     expect(res.status).toBe(200);

@@ -50,7 +50,7 @@ describe('RedisCacheMetrics (OpenTelemetry through nestjs-otel)', () => {
     metrics.disable();
   });
 
-  it('exports exactly the three seed metric names, without doubled suffixes', async () => {
+  it('exports exactly the three seed metric names plus the breaker state, without doubled suffixes', async () => {
     // The histogram appears with its first recorded operation (counters are primed at 0 on construction).
     await mod!.get(RedisCacheService).get('warm-up');
     const text = await scrape();
@@ -61,6 +61,7 @@ describe('RedisCacheMetrics (OpenTelemetry through nestjs-otel)', () => {
         .map((l) => l.split(' ')[2]),
     );
     expect([...names].sort()).toEqual([
+      'redis_circuit_breaker_state',
       'redis_connection_status',
       'redis_operation_duration_seconds',
       'redis_operations_total',
@@ -68,6 +69,9 @@ describe('RedisCacheMetrics (OpenTelemetry through nestjs-otel)', () => {
     expect(text).toMatch(/^# TYPE redis_operations_total counter$/m);
     expect(text).toMatch(/^# TYPE redis_operation_duration_seconds histogram$/m);
     expect(text).toMatch(/^# TYPE redis_connection_status gauge$/m);
+    expect(text).toMatch(/^# TYPE redis_circuit_breaker_state gauge$/m);
+    expect(text).toMatch(/^redis_circuit_breaker_state\{state="closed"[^}]*\} 1$/m);
+    expect(text).toMatch(/^redis_circuit_breaker_state\{state="open"[^}]*\} 0$/m);
   });
 
   it('shows redis_connection_status{status="connected"} 1 and the others 0 while connected', async () => {
@@ -99,7 +103,7 @@ describe('RedisCacheMetrics (OpenTelemetry through nestjs-otel)', () => {
     // Loopback gets take well under a second each: the sum is in seconds, not milliseconds.
     expect(sum).toBeGreaterThan(0);
     expect(sum!).toBeLessThan(count! * 0.1);
-    // Second-sized buckets: sub-millisecond up to 1 s, not the SDK's default ms-sized 0..10000.
+    // Second-sized buckets (the shared DURATION_BUCKETS_S, 0.1 ms to 2 min), not the SDK's default ms-sized 0..10000.
     const les = [
       ...after.matchAll(/^redis_operation_duration_seconds_bucket\{[^}]*operation="get"[^}]*le="([^"]+)"/gm),
     ].map((m) => m[1]);

@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { mkdirSync } from 'node:fs';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { call, startChatbot, upstreamEnv, type TestChatbot } from '../chatbot/chatbot-test-app.js';
@@ -24,6 +24,7 @@ const SCREENSHOT_DIR = new URL('../../docs/', import.meta.url);
  * upstream, which counts its calls.
  */
 describe('chat page in a real browser', () => {
+  jest.setTimeout(60_000);
   let redis: RedisServer;
   let fake: FakeOpenAiServer;
   let bot: TestChatbot;
@@ -40,7 +41,12 @@ describe('chat page in a real browser', () => {
       launchChromium(),
     ]);
     // gpt-4o-mini is in the price table, so the page has dollars to show; the fake upstream echoes any model.
-    const env = upstreamEnv(redis.url, fake.baseURL, { LLM_MODEL: 'gpt-4o-mini' });
+    // A generous Redis bound: these specs are about the page, and on a loaded machine a counter flush that times out
+    // is dropped by design (fail-open), which would make the figures the page shows lag behind.
+    const env = upstreamEnv(redis.url, fake.baseURL, {
+      LLM_MODEL: 'gpt-4o-mini',
+      REDIS_COMMAND_TIMEOUT_MS: '2000',
+    });
     bot = await startChatbot({
       ...env,
       CACHE_PREFIX: 'web-keys',
@@ -71,6 +77,7 @@ describe('chat page in a real browser', () => {
       viewport: options.viewport ?? { width: 1120, height: 760 },
       deviceScaleFactor: 1,
     });
+    context.setDefaultTimeout(15_000);
     const page = await context.newPage();
     page.on('console', (msg) => {
       // The page's own error answers (401, 429, …) are logged by Chromium as failed resources; they are expected.
@@ -269,6 +276,14 @@ describe('chat page in a real browser', () => {
     await ask(page, 'What colours does the kettle come in?');
     expect(await badge(page)).toBe('HIT');
     await waitForStat(page, 'hits', '1');
+    // Keyboard: after an answer the focus is back in the message box; every control has a name.
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('question');
+    const unnamed = await page.evaluate(() =>
+      [...document.querySelectorAll('button, input, textarea')]
+        .filter((e: any) => !(e.labels?.length || e.getAttribute('aria-label') || e.textContent.trim()))
+        .map((e: any) => e.outerHTML),
+    );
+    expect(unnamed).toEqual([]);
     // Nothing wider than the screen: no sideways scrolling on a phone.
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
     const background = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);

@@ -3,9 +3,9 @@ import {
   CacheLlmResponse,
   InjectLlmProvider,
   LlmCacheService,
-  validateChatCompletionRequest,
   type ChatCompletion,
   type ChatCompletionChunk,
+  type ChatCompletionRequest,
   type LlmProvider,
 } from '@llm-cache/llm';
 import type { EchoProvider } from './echo.provider.js';
@@ -20,11 +20,13 @@ export class ChatController {
   /** OpenAI-compatible: JSON, or server-sent events with `"stream": true`; X-Cache / Cache-Status / Age headers. */
   @Post('v1/chat/completions')
   @CacheLlmResponse({ ttlMs: 60_000 })
-  async completions(@Body() body: unknown): Promise<ChatCompletion | AsyncIterable<ChatCompletionChunk>> {
-    const request = validateChatCompletionRequest(body);
-    return request.stream
-      ? (await this.llmCache.streamTextWithCache(request)).stream
-      : (await this.llmCache.generateTextWithCache(request)).response;
+  async completions(
+    @Body() body: ChatCompletionRequest,
+  ): Promise<ChatCompletion | AsyncIterable<ChatCompletionChunk>> {
+    // The service validates the body (a bad one is a 400 naming the field, rendered by HttpStatusErrorFilter).
+    return body?.stream === true
+      ? (await this.llmCache.streamTextWithCache(body)).stream
+      : (await this.llmCache.generateTextWithCache(body)).response;
   }
 
   /** How many times the provider was really called. */

@@ -19,6 +19,17 @@ export { InjectLlmProvider, getLlmProviderToken } from './llm-cache.decorators.j
 // Service
 export { LlmCacheService } from './llm-cache.service.js';
 export { LlmCacheMetrics, type LlmCacheResultLabel } from './llm-cache.metrics.js';
+// The roles LlmCacheService is built from: module providers, replaceable through `LlmCacheModule.forRoot({ providers })`
+export { RequestCoalescer, type Flight, type FlightOutcome } from './request-coalescer.js';
+export { LlmCallCoordinator, type Coordinated, type Lead, type Release } from './llm-call.coordinator.js';
+export { LlmStreamLeader } from './llm-stream.leader.js';
+export type { ChunkBroadcast, ChunkBroadcastOptions } from './chunk-broadcast.js';
+export { LlmUpstream, type UpstreamAbort, type UpstreamStream } from './llm-upstream.js';
+export { LlmCacheEntries } from './llm-cache.entries.js';
+export { LlmCacheAccounting } from './llm-cache.accounting.js';
+export { CacheKeyPolicy } from './cache-key.policy.js';
+export { PriceTable } from './pricing.js';
+export type { Found, LlmCallPlan } from './llm-call.plan.js';
 
 // HTTP: decorator and interceptor (extend through its protected hooks)
 export { CacheLlmResponse } from './cache-llm-response.decorator.js';

@@ -1,4 +1,5 @@
-import type { RedisCacheService, RequireRedisOption } from '@llm-cache/redis-cache';
+import { Inject, Injectable, Optional } from '@nestjs/common';
+import { RedisCacheService, type RequireRedisOption } from '@llm-cache/redis-cache';
 import { LlmCacheMissError } from './llm-cache.errors.js';
 import type {
   LlmCacheResult,
@@ -6,12 +7,12 @@ import type {
   LlmCacheStatus,
   LlmStreamResult,
 } from './llm-cache.interfaces.js';
-import type { LlmCacheMetrics, LlmCacheResultLabel } from './llm-cache.metrics.js';
+import { LlmCacheMetrics, type LlmCacheResultLabel } from './llm-cache.metrics.js';
 import type { Found, LlmCallPlan } from './llm-call.plan.js';
 import { LlmProviderError, toLlmProviderError } from './llm-provider.error.js';
 import { LlmRequestContext } from './llm-request.context.js';
 import { LLM_STATS_HASH, llmTenantStatsHash } from './llm.constants.js';
-import type { PriceTable } from './pricing.js';
+import { PriceTable } from './pricing.js';
 import { entryUsage } from './stream.codec.js';
 import { UpstreamFailureLog } from './upstream-failure.log.js';
 
@@ -19,11 +20,15 @@ import { UpstreamFailureLog } from './upstream-failure.log.js';
  * Where every call's outcome is counted: the shared Redis counters behind `getCacheStats()` (hits, misses, savings),
  * the OpenTelemetry metrics, and the request context's outcome (read by the interceptor for its headers).
  */
+@Injectable()
 export class LlmCacheAccounting {
   constructor(
-    protected readonly cache: RedisCacheService,
-    protected readonly metrics: LlmCacheMetrics,
-    protected readonly prices: PriceTable,
+    @Inject(RedisCacheService) protected readonly cache: RedisCacheService,
+    @Inject(LlmCacheMetrics) protected readonly metrics: LlmCacheMetrics,
+    @Inject(PriceTable) protected readonly prices: PriceTable,
+    // Not a module provider by default: each accounting keeps its own rate-limited failure log.
+    @Optional()
+    @Inject(UpstreamFailureLog)
     protected readonly failureLog: UpstreamFailureLog = new UpstreamFailureLog(),
   ) {}
 

@@ -1,5 +1,5 @@
-import type { Logger } from '@nestjs/common';
-import type { RedisCacheService } from '@llm-cache/redis-cache';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { RedisCacheService } from '@llm-cache/redis-cache';
 import type { Found, LlmCallPlan } from './llm-call.plan.js';
 import type { LlmCacheEntry } from './stream.codec.js';
 
@@ -10,11 +10,11 @@ import type { LlmCacheEntry } from './stream.codec.js';
 const CAPTURE_GZIP_HEADROOM = 16;
 
 /** Reading, building and writing the cache entries of LLM answers (under `plan.key`). */
+@Injectable()
 export class LlmCacheEntries {
-  constructor(
-    protected readonly cache: RedisCacheService,
-    protected readonly logger: Logger,
-  ) {}
+  protected readonly logger = new Logger('LlmCacheService');
+
+  constructor(@Inject(RedisCacheService) protected readonly cache: RedisCacheService) {}
 
   /**
    * One GET; undefined on a miss, an unreadable entry, an entry older than `max-age`, or `no-cache`. `quiet` leaves
@@ -25,7 +25,10 @@ export class LlmCacheEntries {
     const entry = await this.cache.get<LlmCacheEntry>(plan.key!, quiet ? { countStats: false } : undefined);
     if (!entry || entry.format !== 1 || (!entry.completion && !entry.chunks)) return undefined;
     const ageMs = Math.max(0, Date.now() - entry.createdAtMs);
-    if (plan.control.maxAgeMs !== undefined && ageMs > plan.control.maxAgeMs) return undefined;
+    if (plan.control.maxAgeMs !== undefined && ageMs > plan.control.maxAgeMs) {
+      plan.staleEntryAgeMs = ageMs;
+      return undefined;
+    }
     return { entry, ageMs };
   }
 

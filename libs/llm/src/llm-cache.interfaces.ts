@@ -1,4 +1,4 @@
-import type { ModuleMetadata } from '@nestjs/common';
+import type { ModuleMetadata, Provider } from '@nestjs/common';
 import type { CacheControl } from './cache-control.js';
 import type { CacheKeyFn } from './cache-key.policy.js';
 import type { DeterminismPolicy } from './determinism.policy.js';
@@ -62,6 +62,12 @@ export interface LlmCacheModuleExtras {
   isGlobal?: boolean;
   /** Modules to import, e.g. a non-global `RedisCacheModule`. */
   imports?: ModuleMetadata['imports'];
+  /**
+   * Providers added after the module's own, so one with the same token replaces it: the roles `LlmCacheService` is
+   * built from (`RequestCoalescer`, `LlmCallCoordinator`, `LlmStreamLeader`, `LlmUpstream`, `LlmCacheEntries`,
+   * `LlmCacheAccounting`, `CacheKeyPolicy`, `PriceTable`), e.g. `{ provide: RequestCoalescer, useClass: MyCoalescer }`.
+   */
+  providers?: Provider[];
 }
 
 export interface GenerateOptions {

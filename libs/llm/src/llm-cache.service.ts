@@ -18,6 +18,7 @@ import type {
   ResolvedLlmCacheOptions,
 } from './llm-cache.interfaces.js';
 import { LlmCacheMetrics } from './llm-cache.metrics.js';
+import { LlmCacheTracing } from './llm-cache.tracing.js';
 import { LlmCallCoordinator } from './llm-call.coordinator.js';
 import type { LlmCallPlan } from './llm-call.plan.js';
 import type { LlmProvider } from './llm-provider.interface.js';
@@ -52,34 +53,26 @@ export type { LlmCallPlan } from './llm-call.plan.js';
 @Injectable()
 export class LlmCacheService {
   protected readonly logger = new Logger('LlmCacheService');
-  protected readonly keyPolicy: CacheKeyPolicy;
-  protected readonly prices: PriceTable;
-  protected readonly flights = new RequestCoalescer<LlmCacheEntry>();
-  protected readonly accounting: LlmCacheAccounting;
-  protected readonly entries: LlmCacheEntries;
-  protected readonly upstream: LlmUpstream;
-  protected readonly coordinator: LlmCallCoordinator;
-  protected readonly streams: LlmStreamLeader;
 
+  /**
+   * The roles are providers of `LlmCacheModule`, injected here: replace one through the module's `providers` extra,
+   * e.g. `LlmCacheModule.forRoot({ provider, providers: [{ provide: RequestCoalescer, useClass: MyCoalescer }] })`.
+   */
   constructor(
     protected readonly cache: RedisCacheService,
     @Inject(LLM_CACHE_RESOLVED_OPTIONS) readonly options: ResolvedLlmCacheOptions,
     protected readonly metrics: LlmCacheMetrics,
-    @Optional() @Inject(LLM_PROVIDER) protected readonly defaultProvider?: LlmProvider | null,
-  ) {
-    this.keyPolicy = new CacheKeyPolicy({
-      schemaVersion: options.keySchemaVersion,
-      shareAcrossTenants: options.shareAcrossTenants,
-      includeUserField: options.includeUserField,
-      cacheKeyFn: options.cacheKeyFn,
-    });
-    this.prices = new PriceTable(options.pricing);
-    this.accounting = new LlmCacheAccounting(cache, metrics, this.prices);
-    this.entries = new LlmCacheEntries(cache, this.logger);
-    this.upstream = new LlmUpstream(this.accounting);
-    this.coordinator = new LlmCallCoordinator(cache, this.entries, this.flights, options);
-    this.streams = new LlmStreamLeader(this.upstream, this.entries, this.accounting, options, this.logger);
-  }
+    @Optional() @Inject(LLM_PROVIDER) protected readonly defaultProvider: LlmProvider | null | undefined,
+    @Inject(CacheKeyPolicy) protected readonly keyPolicy: CacheKeyPolicy,
+    @Inject(PriceTable) protected readonly prices: PriceTable,
+    @Inject(RequestCoalescer) protected readonly flights: RequestCoalescer<LlmCacheEntry>,
+    @Inject(LlmCacheAccounting) protected readonly accounting: LlmCacheAccounting,
+    @Inject(LlmCacheEntries) protected readonly entries: LlmCacheEntries,
+    @Inject(LlmUpstream) protected readonly upstream: LlmUpstream,
+    @Inject(LlmCallCoordinator) protected readonly coordinator: LlmCallCoordinator,
+    @Inject(LlmStreamLeader) protected readonly streams: LlmStreamLeader,
+    @Inject(LlmCacheTracing) protected readonly tracing: LlmCacheTracing,
+  ) {}
 
   async generateTextWithCache(
     request: ChatCompletionRequest,
@@ -87,6 +80,11 @@ export class LlmCacheService {
     options: GenerateOptions = {},
   ): Promise<LlmCacheResult> {
     const plan = this.plan(request, provider, options);
+    return this.tracing.traceCall(plan, () => this.completeWithCache(plan));
+  }
+
+  /** The cached completion of a resolved plan (inside the call's trace span). */
+  protected async completeWithCache(plan: LlmCallPlan): Promise<LlmCacheResult> {
     const { accounting } = this;
     if (!plan.key) {
       const response = await this.upstream.complete(plan);
@@ -143,8 +141,13 @@ export class LlmCacheService {
     options: GenerateOptions = {},
   ): Promise<LlmStreamResult> {
     const plan = this.plan(request, provider, options);
+    return this.tracing.traceCall(plan, () => this.streamWithCache(plan));
+  }
+
+  /** The cached stream of a resolved plan (inside the call's trace span, which ends once the stream is handed out). */
+  protected async streamWithCache(plan: LlmCallPlan): Promise<LlmStreamResult> {
     const { accounting, streams } = this;
-    const includeUsage = request.stream_options?.include_usage === true;
+    const includeUsage = plan.request.stream_options?.include_usage === true;
     if (!plan.key) {
       const upstream = await this.upstream.openStream(plan, { ...plan.request, stream: true });
       const stream = this.upstream.forward(upstream, includeUsage, plan);

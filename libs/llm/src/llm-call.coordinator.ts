@@ -1,9 +1,11 @@
-import type { RedisCacheService } from '@llm-cache/redis-cache';
+import { Inject, Injectable } from '@nestjs/common';
+import { RedisCacheService } from '@llm-cache/redis-cache';
 import { sleep, throwIfAborted } from './abortable.js';
-import type { LlmCacheEntries } from './llm-cache.entries.js';
+import { LlmCacheEntries } from './llm-cache.entries.js';
 import type { ResolvedLlmCacheOptions } from './llm-cache.interfaces.js';
 import type { Found, LlmCallPlan } from './llm-call.plan.js';
-import type { Flight, RequestCoalescer } from './request-coalescer.js';
+import { LLM_CACHE_RESOLVED_OPTIONS } from './llm.constants.js';
+import { RequestCoalescer, type Flight } from './request-coalescer.js';
 import type { LlmCacheEntry } from './stream.codec.js';
 
 export type Coordinated<R> = { role: 'follower'; found: Found } | { role: 'leader'; result: R };
@@ -28,12 +30,13 @@ const MAX_LEADER_ATTEMPTS = 5;
  * get the leader's entry; a failed leader hands them nothing and one of them leads next. Every wait is bounded by
  * `waitTimeoutMs`, after which a follower calls the provider itself.
  */
+@Injectable()
 export class LlmCallCoordinator {
   constructor(
-    protected readonly cache: RedisCacheService,
-    protected readonly entries: LlmCacheEntries,
-    protected readonly flights: RequestCoalescer<LlmCacheEntry>,
-    protected readonly options: ResolvedLlmCacheOptions,
+    @Inject(RedisCacheService) protected readonly cache: RedisCacheService,
+    @Inject(LlmCacheEntries) protected readonly entries: LlmCacheEntries,
+    @Inject(RequestCoalescer) protected readonly flights: RequestCoalescer<LlmCacheEntry>,
+    @Inject(LLM_CACHE_RESOLVED_OPTIONS) protected readonly options: ResolvedLlmCacheOptions,
   ) {}
 
   async coordinate<R>(plan: LlmCallPlan, lead: Lead<R>): Promise<Coordinated<R>> {

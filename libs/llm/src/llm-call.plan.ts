@@ -15,6 +15,8 @@ export interface LlmCallPlan {
   key?: string;
   lockKey?: string;
   startMs: number;
+  /** Set when an entry was found but was older than the caller's `max-age` (traces call that miss `stale`). */
+  staleEntryAgeMs?: number;
 }
 
 /** A stored (or handed-over) entry and its age when it was found. */

@@ -1,13 +1,14 @@
-import type { Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ChunkBroadcast } from './chunk-broadcast.js';
-import type { LlmCacheAccounting } from './llm-cache.accounting.js';
-import type { LlmCacheEntries } from './llm-cache.entries.js';
+import { LlmCacheAccounting } from './llm-cache.accounting.js';
+import { LlmCacheEntries } from './llm-cache.entries.js';
 import type { LlmStreamResult, ResolvedLlmCacheOptions } from './llm-cache.interfaces.js';
 import type { Release } from './llm-call.coordinator.js';
 import type { Found, LlmCallPlan } from './llm-call.plan.js';
 import { callerAborted, LlmProviderError } from './llm-provider.error.js';
 import type { ChatCompletionChunk } from './llm.types.js';
-import { malformedResponse, type LlmUpstream, type UpstreamStream } from './llm-upstream.js';
+import { LLM_CACHE_RESOLVED_OPTIONS } from './llm.constants.js';
+import { LlmUpstream, malformedResponse, type UpstreamStream } from './llm-upstream.js';
 import {
   chunkForClient,
   entryToChunks,
@@ -21,13 +22,15 @@ import {
  * Streams of cached calls: a leader's upstream stream is captured for the cache while it is relayed to the caller,
  * and a stored (or handed-over) entry is replayed chunk-for-chunk.
  */
+@Injectable()
 export class LlmStreamLeader {
+  protected readonly logger = new Logger('LlmCacheService');
+
   constructor(
-    protected readonly upstream: LlmUpstream,
-    protected readonly entries: LlmCacheEntries,
-    protected readonly accounting: LlmCacheAccounting,
-    protected readonly options: ResolvedLlmCacheOptions,
-    protected readonly logger: Logger,
+    @Inject(LlmUpstream) protected readonly upstream: LlmUpstream,
+    @Inject(LlmCacheEntries) protected readonly entries: LlmCacheEntries,
+    @Inject(LlmCacheAccounting) protected readonly accounting: LlmCacheAccounting,
+    @Inject(LLM_CACHE_RESOLVED_OPTIONS) protected readonly options: ResolvedLlmCacheOptions,
   ) {}
 
   /**

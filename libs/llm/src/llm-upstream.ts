@@ -1,4 +1,6 @@
-import type { LlmCacheAccounting } from './llm-cache.accounting.js';
+import { Inject, Injectable } from '@nestjs/common';
+import { LlmCacheAccounting } from './llm-cache.accounting.js';
+import { LlmCacheTracing } from './llm-cache.tracing.js';
 import type { LlmCallPlan } from './llm-call.plan.js';
 import { LlmProviderError } from './llm-provider.error.js';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest } from './llm.types.js';
@@ -21,14 +23,20 @@ export interface UpstreamAbort {
  * Calls to the plan's provider: every failure comes back as a counted `LlmProviderError`, and a malformed 200 as a
  * 502, so nothing unreadable reaches the caller or the cache.
  */
+@Injectable()
 export class LlmUpstream {
-  constructor(protected readonly accounting: LlmCacheAccounting) {}
+  constructor(
+    @Inject(LlmCacheAccounting) protected readonly accounting: LlmCacheAccounting,
+    @Inject(LlmCacheTracing) protected readonly tracing: LlmCacheTracing,
+  ) {}
 
   async complete(plan: LlmCallPlan, signal = plan.signal): Promise<ChatCompletion> {
     const { stream: _s, stream_options: _o, ...request } = plan.request;
     let response: ChatCompletion;
     try {
-      response = await plan.provider.complete(request as ChatCompletionRequest, { signal });
+      response = await this.tracing.traceCompletion(plan, request as ChatCompletionRequest, () =>
+        plan.provider.complete(request as ChatCompletionRequest, { signal }),
+      );
     } catch (err) {
       throw this.accounting.failed(err, plan);
     }
@@ -42,7 +50,9 @@ export class LlmUpstream {
     request: ChatCompletionRequest,
     signal = plan.signal,
   ): Promise<UpstreamStream> {
-    const iterator = plan.provider.stream(request, { signal })[Symbol.asyncIterator]();
+    const iterator = this.tracing.traceStream(plan, request, () =>
+      plan.provider.stream(request, { signal })[Symbol.asyncIterator](),
+    );
     let first: IteratorResult<ChatCompletionChunk>;
     try {
       first = await iterator.next();

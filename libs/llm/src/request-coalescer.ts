@@ -1,3 +1,5 @@
+import { Injectable } from '@nestjs/common';
+
 /**
  * How an in-process flight ended: with a value to share, or without one. `alone` means the leader succeeded but has
  * nothing it can share (an answer too large to capture): followers call the provider themselves, all at once,
@@ -21,6 +23,7 @@ interface Running<T> {
  * One leader per key in this process: the first caller leads, later callers follow and receive the leader's value.
  * A failed leader settles with `{ ok: false }`, so followers retry instead of receiving its error.
  */
+@Injectable()
 export class RequestCoalescer<T> {
   private readonly flights = new Map<string, Running<T>>();
 

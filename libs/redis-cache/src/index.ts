@@ -55,6 +55,8 @@ export {
   type HttpErrorBody,
   type HttpStatusErrorInit,
 } from './http-status.error.js';
+/** Answers those errors with their status and body on Express and Fastify (Nest would answer them 500). */
+export { HttpStatusErrorFilter } from './http-status-error.filter.js';
 export {
   CacheControlError,
   parseCacheControlHeader,

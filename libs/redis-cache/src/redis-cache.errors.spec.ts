@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { classifyRedisError, describeRedisError } from './redis-cache.errors.js';
+import { HttpStatusError } from './http-status.error.js';
+import { classifyRedisError, describeRedisError, RedisUnavailableError } from './redis-cache.errors.js';
 
 const withCode = (message: string, code: string) => Object.assign(new Error(message), { code });
 
@@ -27,5 +28,28 @@ describe('classifyRedisError', () => {
     expect(describeRedisError(new Error('NOAUTH Authentication required.'))).toBe(
       'NOAUTH: NOAUTH Authentication required.',
     );
+  });
+});
+
+describe('RedisUnavailableError', () => {
+  it('is an HttpStatusError answering 503 in the shared error shape, keeping reason, count and cause', () => {
+    const cause = new Error('ECONNREFUSED');
+    const err = new RedisUnavailableError('ECONNREFUSED: connect refused', 7, { cause });
+    expect(err).toBeInstanceOf(HttpStatusError);
+    expect(err).toMatchObject({
+      name: 'RedisUnavailableError',
+      status: 503,
+      reason: 'ECONNREFUSED: connect refused',
+    });
+    expect(err.deletedBeforeFailure).toBe(7);
+    expect(err.cause).toBe(cause);
+    expect(err.toJSON()).toEqual({
+      error: {
+        message: 'Redis unavailable: ECONNREFUSED: connect refused',
+        type: 'server_error',
+        param: null,
+        code: 'redis_unavailable',
+      },
+    });
   });
 });

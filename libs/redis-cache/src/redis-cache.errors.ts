@@ -1,10 +1,12 @@
+import { HttpStatusError } from './http-status.error.js';
+
 /**
  * Redis could not be asked (not connected, the circuit breaker is open, a command failed or timed out). Thrown only
  * by the calls that must tell "unavailable" apart from an empty answer (`deleteByPattern()`, and `readCounters()` /
  * `getCacheInfo()` with `{ requireRedis: true }`), so an admin endpoint can answer 503 instead of `{"deleted":0}`.
  * The request path never sees it: every other call fails open.
  */
-export class RedisUnavailableError extends Error {
+export class RedisUnavailableError extends HttpStatusError {
   override readonly name = 'RedisUnavailableError';
   constructor(
     /** Why, in a few words with the classified cause, e.g. `WRONGPASS: invalid username-password pair`. */
@@ -13,7 +15,13 @@ export class RedisUnavailableError extends Error {
     readonly deletedBeforeFailure = 0,
     options?: { cause?: unknown },
   ) {
-    super(`Redis unavailable: ${reason}`, options);
+    // 503 with OpenAI's error shape, so an app's filter for HttpStatusError answers it without a case of its own.
+    super(`Redis unavailable: ${reason}`, {
+      status: 503,
+      type: 'server_error',
+      code: 'redis_unavailable',
+      cause: options?.cause,
+    });
   }
 }
 

@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import type { CircuitState } from './circuit-breaker.js';
 import {
   loadMetricService,
   type MetricCounter as Counter,
@@ -8,6 +9,7 @@ import {
 
 export type RedisConnectionStatus = 'connected' | 'connecting' | 'disconnected';
 const STATUSES: RedisConnectionStatus[] = ['connected', 'connecting', 'disconnected'];
+const BREAKER_STATES: CircuitState[] = ['closed', 'open', 'half-open'];
 
 /**
  * The one set of histogram boundaries (seconds) for every duration this project records — Redis commands, LLM calls,
@@ -21,7 +23,8 @@ export const DURATION_BUCKETS_S: readonly number[] = Object.freeze([
 
 /**
  * The seed's Redis telemetry through nestjs-otel: `redis_operations_total{operation,success}`,
- * `redis_operation_duration_seconds{operation}`, `redis_connection_status{status}` (1 for the current status).
+ * `redis_operation_duration_seconds{operation}`, `redis_connection_status{status}` (1 for the current status),
+ * `redis_circuit_breaker_state{state}` (1 for the breaker's current state: closed, open or half-open).
  * Instruments bind to the global meter provider when this is constructed, so the OpenTelemetry SDK must be
  * started before Nest creates the module.
  */
@@ -30,6 +33,7 @@ export class RedisCacheMetrics {
   protected readonly operations: Counter;
   protected readonly duration: Histogram;
   protected readonly connection: Gauge;
+  protected readonly breaker: Gauge;
 
   constructor() {
     const metrics = loadMetricService();
@@ -49,12 +53,21 @@ export class RedisCacheMetrics {
       this.operations.add(0, { operation, success: 'true' });
       this.operations.add(0, { operation, success: 'false' });
     }
+    this.breaker = metrics.getGauge('redis_circuit_breaker_state', {
+      description:
+        '1 for the circuit breaker state in force (closed: Redis is used; open: skipped), 0 for the others',
+    });
     this.setConnectionStatus('disconnected');
+    this.setBreakerState('closed');
   }
 
   recordOperation(operation: string, success: boolean, durationMs: number): void {
     this.operations.add(1, { operation, success: String(success) });
     this.duration.record(durationMs / 1000, { operation });
+  }
+
+  setBreakerState(state: CircuitState): void {
+    for (const s of BREAKER_STATES) this.breaker.record(s === state ? 1 : 0, { state: s });
   }
 
   setConnectionStatus(status: RedisConnectionStatus): void {

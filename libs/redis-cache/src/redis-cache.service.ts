@@ -452,6 +452,7 @@ export class RedisCacheService implements OnModuleInit, OnApplicationShutdown {
    * same outage continuing; logging it would print a line every `resetTimeoutMs` for as long as Redis is down.
    */
   private onBreakerChange(state: CircuitState): void {
+    this.metrics.setBreakerState(state);
     if (state === 'open' && this.announcedBreakerState === 'closed') {
       this.announcedBreakerState = 'open';
       const last = this.lastFailure ? ` (last failure: ${this.lastFailure})` : '';

@@ -11,6 +11,8 @@ export interface HttpRequest extends IncomingMessage {
   query: Record<string, unknown>;
   /** Set by Express when a route matched. */
   route?: { path: string };
+  /** On Fastify: the matched route pattern, stamped by an `onRequest` hook (app.factory.ts). */
+  routePattern?: string;
   /** Set by ApiKeyGuard: the caller's tenant, which scopes its cache entries and conversations. */
   tenant?: string;
 }

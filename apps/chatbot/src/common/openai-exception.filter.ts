@@ -1,8 +1,35 @@
-import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, Logger } from '@nestjs/common';
-import { defaultErrorType, HttpStatusError, RedisUnavailableError } from '@llm-cache/redis-cache';
-import type { HttpRequest as Request, HttpResponse as Response } from './http.types.js';
+import {
+  type ArgumentsHost,
+  Catch,
+  type ExceptionFilter,
+  HttpException,
+  Logger,
+  Optional,
+} from '@nestjs/common';
+import {
+  defaultErrorType,
+  HttpStatusError,
+  RedisUnavailableError,
+  setResponseHeaders,
+} from '@llm-cache/redis-cache';
+import type { HttpRequest as Request } from './http.types.js';
 import type { OpenAiErrorBody } from './api-error.js';
 import { bodyParseFailure } from './body-parse-errors.js';
+import type { ChatbotConfig } from '../config/chatbot.config.js';
+import { InjectChatbotConfig } from '../config/chatbot-config.constants.js';
+
+/** Express hands a filter the Node response; Fastify a reply whose Node response is `.raw`. */
+interface PlatformResponse {
+  headersSent?: boolean;
+  writableEnded?: boolean;
+  end?(): void;
+  raw?: { headersSent?: boolean; writableEnded?: boolean; writableFinished?: boolean; end(): void };
+  status(code: number): PlatformResponse;
+  json?(body: unknown): unknown;
+  send?(body: unknown): unknown;
+  setHeader?(name: string, value: string): unknown;
+  header?(name: string, value: string): unknown;
+}
 
 /**
  * Every error leaves the app in OpenAI's error shape `{ error: { message, type, param, code } }`, so the official
@@ -12,24 +39,35 @@ import { bodyParseFailure } from './body-parse-errors.js';
 export class OpenAiExceptionFilter implements ExceptionFilter {
   protected readonly logger = new Logger('OpenAiExceptionFilter');
 
+  // Optional so the filter also works when constructed by hand (unit specs); the app always provides the config.
+  constructor(@Optional() @InjectChatbotConfig() private readonly config?: ChatbotConfig) {}
+
   catch(exception: unknown, host: ArgumentsHost): void {
     const ctx = host.switchToHttp();
-    const res = ctx.getResponse<Response>();
+    const res = ctx.getResponse<PlatformResponse>();
     const req = ctx.getRequest<Request>();
     const { status, body } = this.toErrorResponse(exception, req);
-    if (res.headersSent) {
+    const node = res.raw ?? res;
+    if (node.headersSent) {
       // A stream already started: the status is gone, the best we can do is end it.
-      if (!res.writableEnded) res.end();
+      if (!node.writableEnded) node.end?.();
       return;
     }
-    for (const [name, value] of Object.entries(responseHeadersOf(exception))) res.setHeader(name, value);
-    res.status(status).json(body);
+    setResponseHeaders(res, responseHeadersOf(exception));
+    const reply = res.status(status);
+    // Express's `json`, Fastify's `send` (which serializes an object as JSON).
+    if (typeof reply.json === 'function') reply.json(body);
+    else reply.send?.(body);
   }
 
   /** Maps an exception to a status and an OpenAI error body. Override to add app-specific errors. */
   protected toErrorResponse(exception: unknown, req: Request): { status: number; body: OpenAiErrorBody } {
     // Before HttpException: Nest's Express adapter wraps body-parser errors in one, with generic texts.
-    const parseFailure = bodyParseFailure(exception, { contentLength: req.headers?.['content-length'] });
+    // Fastify's too-large error does not carry the limit (body-parser's does): the configured one fills it in.
+    const parseFailure = bodyParseFailure(exception, {
+      contentLength: req.headers?.['content-length'],
+      limitBytes: this.config?.bodyLimitBytes,
+    });
     if (parseFailure) {
       return error(
         parseFailure.status,
@@ -46,12 +84,12 @@ export class OpenAiExceptionFilter implements ExceptionFilter {
       const response = exception.getResponse();
       const message =
         status === 404 && !this.isRouted(req)
-          ? `Unknown route: ${req.method} ${req.path}`
+          ? `Unknown route: ${req.method} ${pathOf(req)}`
           : typeof response === 'string'
             ? response
             : (messageOf(response) ?? exception.message);
       if (status >= 500)
-        this.logger.error(`${req.method} ${req.path}: ${exception.message}`, exception.stack);
+        this.logger.error(`${req.method} ${pathOf(req)}: ${exception.message}`, exception.stack);
       return error(status, message, defaultErrorType(status));
     }
     if (exception instanceof RedisUnavailableError) {
@@ -64,7 +102,7 @@ export class OpenAiExceptionFilter implements ExceptionFilter {
     const exposed = this.exposedHttpError(exception);
     if (exposed) return exposed;
     this.logger.error(
-      `${req.method} ${req.path}: unexpected ${(exception as Error)?.name ?? typeof exception}`,
+      `${req.method} ${pathOf(req)}: unexpected ${(exception as Error)?.name ?? typeof exception}`,
       (exception as Error)?.stack ?? String(exception),
     );
     return error(500, 'The server had an error while processing your request.', 'server_error');
@@ -81,7 +119,9 @@ export class OpenAiExceptionFilter implements ExceptionFilter {
   }
 
   private isRouted(req: Request): boolean {
-    return Boolean((req as Request & { route?: unknown }).route);
+    // Express sets `route` on a matched request; Fastify flags its not-found handler's request with `is404`.
+    const r = req as Request & { route?: unknown; is404?: boolean; routeOptions?: unknown };
+    return r.routeOptions !== undefined ? r.is404 !== true : Boolean(r.route);
   }
 }
 
@@ -99,6 +139,11 @@ function error(
 function responseHeadersOf(exception: unknown): Record<string, string> {
   const headers = (exception as { responseHeaders?: unknown } | null)?.responseHeaders;
   return typeof headers === 'object' && headers !== null ? (headers as Record<string, string>) : {};
+}
+
+/** Express's `req.path`; Fastify's request has only `url` (with the query). */
+function pathOf(req: Request): string {
+  return req.path ?? String(req.url ?? '').split('?')[0];
 }
 
 function messageOf(response: unknown): string | undefined {

@@ -10,6 +10,8 @@ describe('chatbotEnvSchema', () => {
     expect(readChatbotEnv({ PORT: '  ', LLM_MAX_N: '', AUTH_MODE: ' ' }, problems)).toEqual(unset);
     expect(problems).toEqual([]);
     expect(unset).toMatchObject({ PORT: 3000, LLM_MAX_N: 1, LLM_MAX_TOKENS: 4096, AUTH_MODE: 'keys' });
+    // No drain for local runs: Ctrl-C stops at once; Kubernetes sets it in the ConfigMap.
+    expect(unset).toMatchObject({ SHUTDOWN_DRAIN_MS: 0, SHUTDOWN_TIMEOUT_MS: 10_000 });
     expect(unset.RATE_LIMIT_RPM).toBeUndefined();
   });
 

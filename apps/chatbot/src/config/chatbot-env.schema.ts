@@ -100,6 +100,7 @@ export const chatbotEnvSchema = {
   BODY_LIMIT_BYTES: integer(1024, 64 * 1024 * 1024, 1024 * 1024),
   MAX_MESSAGES: integer(1, 10_000, 256),
   MAX_MESSAGE_CHARS: integer(1, 1_000_000, 32_000),
+  SHUTDOWN_DRAIN_MS: integer(0, 600_000, 0),
   SHUTDOWN_TIMEOUT_MS: integer(0, 600_000, 10_000),
 };
 

@@ -62,6 +62,11 @@ export interface ChatbotConfig {
   maxMessages: number;
   /** Upper bound of the `message` of `POST /chat`, in characters. */
   maxMessageChars: number;
+  /**
+   * After SIGTERM: how long readiness already fails while the listener still serves, so endpoints controllers and
+   * load balancers stop routing here before the port closes (0 for local runs).
+   */
+  shutdownDrainMs: number;
   /** How long shutdown waits for in-flight requests before closing their connections. */
   shutdownTimeoutMs: number;
 }
@@ -124,6 +129,7 @@ export function loadChatbotConfig(env: Env = process.env): ChatbotConfig {
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
     maxMessages: e.MAX_MESSAGES,
     maxMessageChars: e.MAX_MESSAGE_CHARS,
+    shutdownDrainMs: e.SHUTDOWN_DRAIN_MS,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
   };
   checkSecrets(config, problems);

@@ -1,5 +1,6 @@
 import { type ExecutionContext, Injectable, Logger } from '@nestjs/common';
 import { ThrottlerGuard, type ThrottlerLimitDetail } from '@nestjs/throttler';
+import { setResponseHeaders } from '@llm-cache/redis-cache';
 import { OPEN_MODE_TENANT } from '../auth/api-key.guard.js';
 import { ApiError } from '../common/api-error.js';
 import type { HttpRequest } from '../common/http.types.js';
@@ -31,11 +32,11 @@ export class TenantThrottlerGuard extends ThrottlerGuard {
     value: string | number,
   ): void {
     const header = /^X-RateLimit-(Limit|Remaining|Reset)-(.+)$/.exec(name);
-    const response = res as unknown as { setHeader(n: string, v: string): void };
-    if (!header) return response.setHeader(name.replace(/-requests$/, ''), String(value));
+    // Through the shared helper: `res` is a Node response on Express, a reply on Fastify.
+    if (!header) return setResponseHeaders(res, { [name.replace(/-requests$/, '')]: String(value) });
     const field = header[1].toLowerCase();
     const formatted = field === 'reset' ? formatResetDuration(Number(value) * 1000) : String(value);
-    response.setHeader(`x-ratelimit-${field}-${header[2]}`, formatted);
+    setResponseHeaders(res, { [`x-ratelimit-${field}-${header[2]}`]: formatted });
   }
 
   protected override async throwThrottlingException(

@@ -1,6 +1,7 @@
 import { Controller, Get, Header, Res, ServiceUnavailableException } from '@nestjs/common';
 import { HealthCheckService, HealthIndicatorService, type HealthCheckResult } from '@nestjs/terminus';
 import { RedisHealthIndicator } from '@llm-cache/redis-cache';
+import { GracefulShutdown } from '../common/graceful-shutdown.js';
 import type { HttpResponse } from '../common/http.types.js';
 import type { ChatbotConfig } from '../config/chatbot.config.js';
 import { InjectChatbotConfig } from '../config/chatbot-config.constants.js';
@@ -8,6 +9,7 @@ import { InjectChatbotConfig } from '../config/chatbot-config.constants.js';
 /**
  * Kubernetes probes. Liveness has no dependencies (a Redis outage must never get pods restarted). Readiness checks
  * Redis, but with fail-open caching an unreachable Redis reports `degraded` and stays ready, unless REDIS_REQUIRED.
+ * From SIGTERM on readiness is down (`shutdown`) while the listener still serves (GracefulShutdown's drain).
  */
 @Controller('health')
 export class HealthController {
@@ -15,6 +17,7 @@ export class HealthController {
     private readonly health: HealthCheckService,
     private readonly indicators: HealthIndicatorService,
     private readonly redis: RedisHealthIndicator,
+    private readonly shutdown: GracefulShutdown,
     @InjectChatbotConfig() private readonly config: ChatbotConfig,
   ) {}
 
@@ -27,6 +30,8 @@ export class HealthController {
   @Get('ready')
   @Header('Cache-Control', 'no-store')
   ready(@Res({ passthrough: true }) res: HttpResponse): Promise<HealthCheckResult> {
+    // Shutting down: answer at once, without waiting on a Redis check that cannot change the answer.
+    if (this.shutdown.shuttingDown) return this.run(res, [() => this.shutdownCheck()]);
     return this.run(res, [() => this.redisCheck()]);
   }
 
@@ -40,6 +45,10 @@ export class HealthController {
     return this.indicators
       .check('process')
       .up({ uptimeSeconds: Math.round(process.uptime()), pid: process.pid });
+  }
+
+  private shutdownCheck() {
+    return this.indicators.check('shutdown').down();
   }
 
   private redisCheck() {

@@ -42,6 +42,7 @@ export class HttpMetricsMiddleware implements NestMiddleware {
   }
 
   protected routeOf(req: HttpRequest): string {
+    if (req.routePattern) return req.routePattern;
     return req.route?.path ? `${req.baseUrl ?? ''}${req.route.path}` : 'unmatched';
   }
 }

@@ -324,7 +324,8 @@ function addMessage(role, text) {
   const node = /** @type {HTMLElement} */ (el.template.content.firstElementChild.cloneNode(true));
   node.classList.add(role);
   node.querySelector('.bubble').textContent = text;
-  node.setAttribute('aria-label', role === 'user' ? 'You' : 'Assistant');
+  // Who said it, for screen readers (an aria-label on the item would hide its text from some of them).
+  node.prepend(span(role === 'user' ? 'You said:' : 'Assistant:', 'visually-hidden'));
   el.transcript.append(node);
   scrollToEnd();
   return node;

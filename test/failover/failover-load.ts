@@ -221,6 +221,8 @@ export function report(
   settledMs: number,
   endMs: number,
   baselineMs = 3000,
+  /** Where recovery is counted from (default: the event). */
+  recoveryFromMs = eventMs,
 ): FailoverReport {
   const inRange = load.samples.filter((s) => s.startMs >= fromMs && s.startMs < endMs);
   const failed = inRange.filter((s) => !s.ok);
@@ -229,7 +231,7 @@ export function report(
     list.length ? list.filter((s) => s.cache === 'HIT').length / list.length : NaN;
   const baselineHitRatio = ratio(hot.filter((s) => s.startMs >= eventMs - baselineMs && s.startMs < eventMs));
   const windows: Array<{ atMs: number; ratio: number }> = [];
-  for (let t = eventMs; t + 1000 <= endMs; t += 1000)
+  for (let t = recoveryFromMs; t + 1000 <= endMs; t += 1000)
     windows.push({ atMs: t, ratio: ratio(hot.filter((s) => s.startMs >= t && s.startMs < t + 1000)) });
   const target = 0.9 * baselineHitRatio;
   let recoveredAt: number | undefined;
@@ -249,7 +251,7 @@ export function report(
     failed: failed.length,
     failures: [...new Set(failed.map((f) => `${f.kind}: ${f.error}`))].slice(0, 5),
     baselineHitRatio,
-    recoverySeconds: recoveredAt === undefined ? undefined : (recoveredAt - eventMs) / 1000,
+    recoverySeconds: recoveredAt === undefined ? undefined : (recoveredAt - recoveryFromMs) / 1000,
     minHitRatio: Math.min(...windows.map((w) => (Number.isNaN(w.ratio) ? 1 : w.ratio))),
     duplicatesDuringSwitch: sum(during),
     duplicatesOutsideSwitch: sum(dups) - sum(during),

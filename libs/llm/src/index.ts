@@ -27,6 +27,7 @@ export type { ChunkBroadcast, ChunkBroadcastOptions } from './chunk-broadcast.js
 export { LlmUpstream, type UpstreamAbort, type UpstreamStream } from './llm-upstream.js';
 export { LlmCacheEntries } from './llm-cache.entries.js';
 export { LlmCacheAccounting } from './llm-cache.accounting.js';
+export { LlmCacheTracing, type LlmCacheTraceResult } from './llm-cache.tracing.js';
 export {
   UpstreamFailureLog,
   type UpstreamFailureLogOptions,

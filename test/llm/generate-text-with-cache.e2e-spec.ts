@@ -34,7 +34,10 @@ describe('generateTextWithCache against real Redis and a real OpenAI-compatible 
 
   it('asks Redis three times on a miss (lookup, lock + re-check, store + unlock) and once on a hit', async () => {
     await fx.llm.generateTextWithCache(chat('load the scripts')); // the first script call per connection may EVAL
-    const monitor = await new Redis(redis.url).monitor();
+    // monitor() opens a second connection; both must be closed, or the first one reconnects forever once this
+    // file's Redis stops (and keeps Jest from exiting).
+    const client = new Redis(redis.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+    const monitor = await client.monitor();
     const sent: string[] = [];
     // Commands a script runs arrive from "lua"; the rest are this process's round trips.
     monitor.on('monitor', (_time: string, args: string[], source: string) => {
@@ -51,6 +54,7 @@ describe('generateTextWithCache against real Redis and a real OpenAI-compatible 
       expect(sent).toEqual(['get']);
     } finally {
       monitor.disconnect();
+      client.disconnect();
     }
   });
 

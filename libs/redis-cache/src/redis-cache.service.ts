@@ -277,23 +277,11 @@ export class RedisCacheService implements OnModuleInit, OnApplicationShutdown {
    */
   async acquireLock(key: string, ttlMs: number): Promise<LockResult> {
     const token = randomUUID();
-    let failed = false;
-    let timedOut = false;
-    const ok = await this.run(
-      'lock',
-      () => this.backend.set(this.fullKey(key), token, ttlMs, true),
-      false,
-      undefined,
-      (err) => {
-        failed = true;
-        timedOut = err !== undefined && isTimeout(err);
-      },
+    const attempt = await this.tryLock(key, token, () =>
+      this.backend.set(this.fullKey(key), token, ttlMs, true),
     );
-    if (failed) {
-      if (timedOut) void this.releaseLock(key, token);
-      return { status: 'unavailable' };
-    }
-    return ok ? { status: 'acquired', token } : { status: 'held' };
+    if (!attempt.ok) return { status: 'unavailable' };
+    return attempt.reply ? { status: 'acquired', token } : { status: 'held' };
   }
 
   /**
@@ -307,22 +295,11 @@ export class RedisCacheService implements OnModuleInit, OnApplicationShutdown {
     entryKey: string,
   ): Promise<LockUnlessPresentResult<T>> {
     const token = randomUUID();
-    let failed = false;
-    let timedOut = false;
-    const reply = await this.run(
-      'lock',
-      () => this.backend.lockUnlessPresent(this.fullKey(lockKey), token, ttlMs, this.fullKey(entryKey)),
-      false,
-      undefined,
-      (err) => {
-        failed = true;
-        timedOut = err !== undefined && isTimeout(err);
-      },
+    const attempt = await this.tryLock(lockKey, token, () =>
+      this.backend.lockUnlessPresent(this.fullKey(lockKey), token, ttlMs, this.fullKey(entryKey)),
     );
-    if (failed) {
-      if (timedOut) void this.releaseLock(lockKey, token);
-      return { status: 'unavailable' };
-    }
+    if (!attempt.ok) return { status: 'unavailable' };
+    const { reply } = attempt;
     if (Buffer.isBuffer(reply)) return { status: 'present', value: await this.decode<T>(entryKey, reply) };
     return reply ? { status: 'acquired', token } : { status: 'held' };
   }
@@ -473,6 +450,27 @@ export class RedisCacheService implements OnModuleInit, OnApplicationShutdown {
     const start = performance.now();
     await withTimeout(this.backend.ping(), timeoutMs);
     return performance.now() - start;
+  }
+
+  /**
+   * One lock-taking call under the breaker and deadline. A call that timed out may still be applied by a slow
+   * server, so its token is deleted in the background: a lock nobody knows it owns would make every other process
+   * wait for its expiry.
+   */
+  private async tryLock<R>(
+    lockKey: string,
+    token: string,
+    call: () => Promise<R>,
+  ): Promise<{ ok: true; reply: R } | { ok: false }> {
+    let failed = false;
+    let timedOut = false;
+    const reply = await this.run<R | undefined>('lock', call, undefined, undefined, (err) => {
+      failed = true;
+      timedOut = err !== undefined && isTimeout(err);
+    });
+    if (!failed) return { ok: true, reply: reply as R };
+    if (timedOut) void this.releaseLock(lockKey, token);
+    return { ok: false };
   }
 
   /**

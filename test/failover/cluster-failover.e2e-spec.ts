@@ -7,47 +7,26 @@
 import { afterAll, beforeAll, describe, it } from '@jest/globals';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { FakeOpenAiServer } from '../harness/fake-openai-server.js';
 import { RedisCluster, redisCli } from '../harness/redis-server.js';
-import { startChatbot, upstreamEnv, type TestChatbot } from '../chatbot/chatbot-test-app.js';
-import { FailoverLoad } from './failover-load.js';
+import { LoadedChatbots, type FailoverLoad } from './failover-load.js';
 import { expectFailoverCriteria, runScenario } from './scenario.js';
 
 const run = promisify(execFile);
 
 describe('chatbot on Redis Cluster: failover under load', () => {
   let cluster: RedisCluster;
-  let upstream: FakeOpenAiServer;
-  const bots: TestChatbot[] = [];
+  const apps = new LoadedChatbots();
   let load: FailoverLoad;
 
   beforeAll(async () => {
     cluster = await RedisCluster.start({ masters: 3, replicasPerMaster: 1, nodeTimeoutMs: 1000 });
-    upstream = await new FakeOpenAiServer({ latencyMs: 30 }).start();
-    // Two app instances on the same cluster: identical requests split over both coalesce only through Redis.
-    for (let i = 0; i < 2; i++)
-      bots.push(
-        await startChatbot(
-          upstreamEnv(undefined, upstream.baseURL, {
-            REDIS_CLUSTER_NODES: cluster.startupNodes.map((n) => `${n.host}:${n.port}`).join(','),
-            // Generous on a shared 2-core box: a command timeout there turns hits into misses, which is not failover.
-            REDIS_COMMAND_TIMEOUT_MS: '500',
-          }),
-        ),
-      );
-    load = new FailoverLoad(
-      bots.map((b) => b.url),
-      upstream,
-      'cluster',
-    );
-    await load.warm();
-    load.start();
+    load = await apps.start('cluster', {
+      REDIS_CLUSTER_NODES: cluster.startupNodes.map((n) => `${n.host}:${n.port}`).join(','),
+    });
   }, 60_000);
 
   afterAll(async () => {
-    await load?.stop();
-    await Promise.all(bots.map((b) => b.close()));
-    await upstream?.stop();
+    await apps.stop();
     await cluster?.stop();
   }, 30_000);
 

@@ -7,7 +7,8 @@
  * Every request is recorded (time, kind, outcome, X-Cache) so a spec can compute failures, hit ratio per time bucket
  * and duplicate upstream calls, and print them.
  */
-import type { FakeOpenAiServer } from '../harness/fake-openai-server.js';
+import { FakeOpenAiServer } from '../harness/fake-openai-server.js';
+import { startChatbot, upstreamEnv, type TestChatbot } from '../chatbot/chatbot-test-app.js';
 
 export type LoadKind = 'hit' | 'hit-stream' | 'miss' | 'miss-stream' | 'burst';
 
@@ -286,4 +287,43 @@ export function printReport(r: FailoverReport): void {
       (r.failures.length ? `\n  failures: ${r.failures.join('\n  ')}` : '') +
       '\n',
   );
+}
+
+/**
+ * The system under failover: two chatbot instances on one Redis topology (`redisEnv`) and the fake upstream, warmed
+ * up and under load. Identical requests are split over both instances, so they coalesce only through Redis. `stop()`
+ * also cleans up after a start that failed half-way.
+ */
+export class LoadedChatbots {
+  upstream?: FakeOpenAiServer;
+  readonly bots: TestChatbot[] = [];
+  load!: FailoverLoad;
+
+  async start(tag: string, redisEnv: Record<string, string>): Promise<FailoverLoad> {
+    this.upstream = await new FakeOpenAiServer({ latencyMs: 30 }).start();
+    for (let i = 0; i < 2; i++)
+      this.bots.push(
+        await startChatbot(
+          upstreamEnv(undefined, this.upstream.baseURL, {
+            ...redisEnv,
+            // Generous on a shared 2-core box: a command timeout there turns hits into misses, which is not failover.
+            REDIS_COMMAND_TIMEOUT_MS: '500',
+          }),
+        ),
+      );
+    this.load = new FailoverLoad(
+      this.bots.map((b) => b.url),
+      this.upstream,
+      tag,
+    );
+    await this.load.warm();
+    this.load.start();
+    return this.load;
+  }
+
+  async stop(): Promise<void> {
+    await this.load?.stop();
+    await Promise.all(this.bots.map((b) => b.close()));
+    await this.upstream?.stop();
+  }
 }

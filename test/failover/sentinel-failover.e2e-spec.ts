@@ -5,16 +5,13 @@
  * ratio back to ≥ 90 % of before within 10 s. Numbers are printed.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { FakeOpenAiServer } from '../harness/fake-openai-server.js';
 import { RedisSentinelGroup, redisCli } from '../harness/redis-server.js';
-import { startChatbot, upstreamEnv, type TestChatbot } from '../chatbot/chatbot-test-app.js';
-import { FailoverLoad } from './failover-load.js';
+import { LoadedChatbots, type FailoverLoad } from './failover-load.js';
 import { expectFailoverCriteria, runScenario } from './scenario.js';
 
 describe('chatbot on Redis Sentinel: failover under load', () => {
   let group: RedisSentinelGroup;
-  let upstream: FakeOpenAiServer;
-  const bots: TestChatbot[] = [];
+  const apps = new LoadedChatbots();
   let load: FailoverLoad;
 
   beforeAll(async () => {
@@ -24,30 +21,14 @@ describe('chatbot on Redis Sentinel: failover under load', () => {
       downAfterMs: 1000,
       failoverTimeoutMs: 10_000,
     });
-    upstream = await new FakeOpenAiServer({ latencyMs: 30 }).start();
-    for (let i = 0; i < 2; i++)
-      bots.push(
-        await startChatbot(
-          upstreamEnv(undefined, upstream.baseURL, {
-            REDIS_SENTINELS: group.sentinelNodes.map((n) => `${n.host}:${n.port}`).join(','),
-            REDIS_SENTINEL_NAME: group.masterName,
-            REDIS_COMMAND_TIMEOUT_MS: '500',
-          }),
-        ),
-      );
-    load = new FailoverLoad(
-      bots.map((b) => b.url),
-      upstream,
-      'sentinel',
-    );
-    await load.warm();
-    load.start();
+    load = await apps.start('sentinel', {
+      REDIS_SENTINELS: group.sentinelNodes.map((n) => `${n.host}:${n.port}`).join(','),
+      REDIS_SENTINEL_NAME: group.masterName,
+    });
   }, 60_000);
 
   afterAll(async () => {
-    await load?.stop();
-    await Promise.all(bots.map((b) => b.close()));
-    await upstream?.stop();
+    await apps.stop();
     await group?.stop();
   }, 30_000);
 

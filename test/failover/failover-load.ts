@@ -237,6 +237,9 @@ export function report(
   const target = 0.9 * baselineHitRatio;
   let recoveredAt: number | undefined;
   for (let i = windows.length - 1; i >= 0; i--) {
+    // A second in which no hit request started (the load loops were not scheduled) says nothing either way: it
+    // neither ends the recovered stretch nor counts as recovered.
+    if (Number.isNaN(windows[i].ratio)) continue;
     if (!(windows[i].ratio >= target)) break;
     recoveredAt = windows[i].atMs;
   }

@@ -32,8 +32,10 @@ export class ChatService {
     // Ids are issued here, never chosen by a client: a caller who could pick an id could pre-seed a conversation
     // that another caller of the tenant later continues (conversation fixation).
     const conversationId = input.conversationId ?? randomUUID();
-    const history = input.conversationId ? await this.conversations.load(tenant, conversationId) : [];
-    if (history === null) {
+    const conversation = input.conversationId
+      ? await this.conversations.load(tenant, conversationId)
+      : { messages: [] };
+    if (conversation === null) {
       throw new ApiError(
         404,
         `No conversation ${conversationId}: it expired or was never started. Omit conversationId to start one.`,
@@ -42,6 +44,7 @@ export class ChatService {
         'conversation_not_found',
       );
     }
+    const history = conversation.messages;
     const request: ChatCompletionRequest = {
       model: input.model ?? this.config.llm.model,
       messages: [
@@ -56,6 +59,8 @@ export class ChatService {
     // Tenant, cache controls, TTL and the abort signal come from the request context the interceptor set up.
     const result = await this.llmCache.generateTextWithCache(request);
     const reply = result.response.choices[0]?.message?.content ?? '';
+    // Not the write's answer: only its dispatch (on the Redis connection before the reply leaves, so a next turn
+    // sent after the reply is read after it; see ConversationStore).
     await this.conversations.append(tenant, conversationId, history, [
       { role: 'user', content: input.message },
       { role: 'assistant', content: reply },

@@ -1,7 +1,9 @@
 /**
- * `/chat` answers a turn without waiting for Redis to acknowledge the history write, yet the write is in Redis
- * before the reply arrives, and rapid consecutive turns keep their order. Real chatbot over HTTP, real Redis behind a
- * RESP-aware proxy (test/harness/resp-proxy.ts) that can hold back Redis' replies while commands go through.
+ * `/chat` and Redis round trips: a turn is answered without waiting for Redis to acknowledge its history write, yet
+ * the write is in Redis before the reply arrives, and rapid consecutive turns keep their order; a continued turn
+ * reads its conversation and its cached answer in one round trip (one MGET), falling back to the stored history when
+ * another replica changed it, and 404 when it is gone. Real chatbot over HTTP, real Redis behind a RESP-aware proxy
+ * (test/harness/resp-proxy.ts) that records commands and can hold back Redis' replies while commands go through.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { Redis } from 'ioredis';
@@ -59,7 +61,7 @@ describe('POST /chat history writes', () => {
     expect((await chat({ message })).status).toBe(200); // the answer is cached now: the next turn is a hit
     proxy.holdRepliesFrom(isConvWrite);
     const start = performance.now();
-    const res = await Promise.race([chat({ message }), sleep(HOLD_MS).then(() => null)]);
+    const res = await Promise.race([chat({ message }), sleep(HOLD_MS, null, { ref: false })]);
     const tookMs = performance.now() - start;
     expect(res).not.toBeNull(); // with the write awaited, the reply would wait for the held answer
     expect(res!.status).toBe(200);
@@ -103,5 +105,72 @@ describe('POST /chat history writes', () => {
     expect((await stored(conversationId))!.map((m) => m.content)).toEqual(
       expect.arrayContaining(['turn four', replies[3]]),
     );
+  });
+
+  describe('a continued turn', () => {
+    /** The commands on conversation and answer keys since `from` (stats and other bookkeeping left out). */
+    const turnCommands = (from: number) =>
+      proxy.commands
+        .slice(from)
+        .filter((c) => c.args.slice(1).some((a) => a.includes(':conv:') || a.includes(':llm:')))
+        .map((c) => [c.args[0], ...c.args.slice(1).map((a) => a.replace(/^llm-cache:(conv|llm):.*$/, '$1'))]);
+
+    it('reads its conversation and looks up its answer in one round trip (one MGET)', async () => {
+      // Two conversations opened with the same message: the second's follow-up is the first's, so a hit.
+      const a = await chat({ message: 'Is the linen apron machine-washable?' });
+      await chat({ message: 'At what temperature?', conversationId: a.body.conversationId });
+      const b = await chat({ message: 'Is the linen apron machine-washable?' });
+      expect(b.body.cached).toBe(true);
+      await sleep(20); // b's history write answered (the next turn would wait for it anyway)
+      const from = proxy.commands.length;
+      const res = await chat({ message: 'At what temperature?', conversationId: b.body.conversationId });
+      expect(res.status).toBe(200);
+      expect(res.body).toMatchObject({ cached: true, conversationId: b.body.conversationId });
+      expect(res.headers.get('x-cache')).toBe('HIT');
+      expect(turnCommands(from)).toEqual([
+        ['MGET', 'conv', 'llm'],
+        ['SET', 'conv', expect.any(String), 'PX', expect.any(String)],
+      ]);
+      expect(fake.callCount).toBe(2);
+    });
+
+    it('goes the ordinary way with the stored history when another replica added a turn meanwhile', async () => {
+      const first = await chat({ message: 'Tell me about the oak stool.' });
+      const conversationId = first.body.conversationId as string;
+      await sleep(20);
+      // Another replica's turn: a newer revision of the record, written straight to Redis.
+      const theirs = [
+        { role: 'user', content: 'Tell me about the oak stool.' },
+        { role: 'assistant', content: first.body.reply },
+        { role: 'user', content: 'from the other replica' },
+        { role: 'assistant', content: 'their answer' },
+      ];
+      await direct.set(
+        `llm-cache:conv:acme:${conversationId}`,
+        JSON.stringify({ messages: theirs, updatedAtMs: Date.now(), rev: 'written-elsewhere' }),
+        'PX',
+        60_000,
+      );
+      const from = proxy.commands.length;
+      const res = await chat({ message: 'How tall is it?', conversationId });
+      expect(res.status).toBe(200);
+      const sent = fake.calls.at(-1)!.body.messages as Array<{ role: string; content: string }>;
+      expect(sent.slice(1)).toEqual([...theirs, { role: 'user', content: 'How tall is it?' }]);
+      // The prefetched lookup was for the stale history: the real key is looked up on its own.
+      const commands = turnCommands(from).map((c) => c[0]);
+      expect(commands.slice(0, 2)).toEqual(['MGET', 'GET']);
+      expect(commands.at(-1)).toBe('SET');
+    });
+
+    it('is 404 when the conversation expired in Redis, although this process remembers it', async () => {
+      const first = await chat({ message: 'Is the cork board still sold?' });
+      const conversationId = first.body.conversationId as string;
+      await sleep(20);
+      await direct.del(`llm-cache:conv:acme:${conversationId}`);
+      const res = await chat({ message: 'And the pins?', conversationId });
+      expect(res.status).toBe(404);
+      expect(res.body.error.code).toBe('conversation_not_found');
+      expect(fake.callCount).toBe(1);
+    });
   });
 });

@@ -92,6 +92,22 @@ describe('ConversationStore', () => {
     expect(await store.recentHistory('t', `x${RECENT_CONVERSATIONS - 1}`)).toBeDefined();
   });
 
+  it('loadWith reads the conversation and another key in one getMany, and tells a missing record apart', async () => {
+    const { cache, values, writes } = fakeCache();
+    const store = new ConversationStore(cache as unknown as RedisCacheService, config);
+    await store.append('t', 'c1', [], turn(1));
+    writes[0].settle(true);
+    values.set('llm:k', { format: 1 });
+    const { conversation, other } = await store.loadWith('t', 'c1', 'llm:k');
+    expect(cache.getMany).toHaveBeenCalledTimes(1);
+    expect(cache.getMany).toHaveBeenCalledWith(['conv:t:c1', 'llm:k']);
+    expect(conversation).toEqual({ messages: turn(1), rev: (await store.recentHistory('t', 'c1'))?.rev });
+    expect(other).toEqual({ format: 1 });
+    values.delete('conv:t:c1');
+    await expect(store.loadWith('t', 'c1', 'llm:k')).resolves.toMatchObject({ conversation: null });
+    expect(await store.recentHistory('t', 'c1')).toBeUndefined();
+  });
+
   it('waits for pending writes on shutdown, bounded in time', async () => {
     const { cache, writes } = fakeCache();
     const store = new ConversationStore(cache as unknown as RedisCacheService, config);

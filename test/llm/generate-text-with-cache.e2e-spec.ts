@@ -58,13 +58,13 @@ describe('generateTextWithCache against real Redis and a real OpenAI-compatible 
     }
   });
 
-  it('uses a value the caller prefetched from cacheKeyFor(request) as its lookup, and only for that key', async () => {
+  it('runs a planned call with the value the caller prefetched from plan.key as its lookup', async () => {
     const req = chat('prefetch me');
     const first = await fx.llm.generateTextWithCache(req);
-    const key = fx.llm.cacheKeyFor(req)!;
-    expect(key).toBe(first.key);
-    expect(fx.llm.cacheKeyFor(req, undefined, { control: { noStore: true } })).toBeUndefined();
-    const value = await fx.cache.get<Record<string, unknown>>(key);
+    expect(fx.llm.planCall(req).key).toBe(first.key);
+    expect(fx.llm.planCall(req, undefined, { control: { noStore: true } }).key).toBeUndefined();
+    expect(() => fx.llm.planCall({ model: 'gpt-4o-mini', messages: [] })).toThrow(/messages/);
+    const value = await fx.cache.get<Record<string, unknown>>(first.key!);
 
     const client = new Redis(redis.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
     const monitor = await client.monitor();
@@ -74,11 +74,10 @@ describe('generateTextWithCache against real Redis and a real OpenAI-compatible 
     });
     try {
       await sleep(100);
-      const hit = await fx.llm.generateTextWithCache(req, undefined, { prefetched: { key, value } });
-      expect(hit).toMatchObject({ status: 'hit', cached: true, key });
-      // A prefetched value for another key is not this call's: it looks up its own.
-      const other = { key: 'llm:v2:default:{not-this-one}', value };
-      expect((await fx.llm.generateTextWithCache(req, undefined, { prefetched: other })).status).toBe('hit');
+      const hit = await fx.llm.generateTextWithPlan(fx.llm.planCall(req), { prefetched: { value } });
+      expect(hit).toMatchObject({ status: 'hit', cached: true, key: first.key });
+      // Without a prefetched value the plan looks its key up itself.
+      expect((await fx.llm.generateTextWithPlan(fx.llm.planCall(req))).status).toBe('hit');
       await sleep(200);
       expect(sent).toEqual(['get']);
     } finally {
@@ -86,22 +85,26 @@ describe('generateTextWithCache against real Redis and a real OpenAI-compatible 
       client.disconnect();
     }
 
-    // The value is checked like a value read by the lookup: served when valid (nothing of it is in Redis here),
-    // refused when older than max-age.
+    // The value is checked like a value the lookup read: served when valid (nothing of it is in Redis here),
+    // refused when older than max-age, and a miss when absent.
     const fresh = chat('never stored');
-    const freshKey = fx.llm.cacheKeyFor(fresh)!;
-    const served = await fx.llm.generateTextWithCache(fresh, undefined, {
-      prefetched: { key: freshKey, value: { ...value, createdAtMs: Date.now() } },
+    const served = await fx.llm.generateTextWithPlan(fx.llm.planCall(fresh), {
+      prefetched: { value: { ...value, createdAtMs: Date.now() } },
     });
     expect(served).toMatchObject({ status: 'hit', cached: true });
     expect(served.response.choices).toEqual(first.response.choices);
     expect(upstream.callCount).toBe(1);
-    const stale = await fx.llm.generateTextWithCache(fresh, undefined, {
-      control: { maxAgeMs: 10 },
-      prefetched: { key: freshKey, value: { ...value, createdAtMs: Date.now() - 60_000 } },
-    });
+    const stale = await fx.llm.generateTextWithPlan(
+      fx.llm.planCall(fresh, undefined, { control: { maxAgeMs: 10 } }),
+      { prefetched: { value: { ...value, createdAtMs: Date.now() - 60_000 } } },
+    );
     expect(stale).toMatchObject({ status: 'miss', cached: false });
     expect(upstream.callCount).toBe(2);
+    const absent = await fx.llm.generateTextWithPlan(fx.llm.planCall(chat('absent too')), {
+      prefetched: { value: undefined },
+    });
+    expect(absent).toMatchObject({ status: 'miss', cached: false });
+    expect(upstream.callCount).toBe(3);
   });
 
   it('serves the second identical request from Redis without calling the provider', async () => {

@@ -227,17 +227,29 @@ export class LlmCacheService {
   }
 
   /**
-   * The cache key `generateTextWithCache(request, provider, options)` would look up now (same validation, tenant,
-   * cache controls and determinism rules), or undefined when that call would bypass the cache. For a caller that
-   * reads the entry in a round trip of its own and hands it back as `options.prefetched`.
-   * Throws like the call for a bad request.
+   * `generateTextWithCache` in two steps, for a caller that reads the entry in a round trip of its own (with data of
+   * its own): `planCall` resolves the call (validation, tenant, cache controls, key: `plan.key`, undefined when the
+   * call bypasses the cache) without touching Redis; `generateTextWithPlan(plan, { prefetched })` runs it, with the
+   * value the caller read from `plan.key` as its lookup's GET. Throws like `generateTextWithCache` for a bad request.
    */
-  cacheKeyFor(
+  planCall(
     request: ChatCompletionRequest,
     provider?: LlmProvider,
     options: GenerateOptions = {},
-  ): string | undefined {
-    return this.plan(request, provider, options).key;
+  ): LlmCallPlan {
+    return this.plan(request, provider, options);
+  }
+
+  /**
+   * Runs a plan from `planCall` (once). `prefetched.value`: what the caller read from `plan.key` (undefined when it
+   * held nothing or the read failed), validated, aged, counted and served exactly like a value the lookup read.
+   */
+  generateTextWithPlan(
+    plan: LlmCallPlan,
+    options: { prefetched?: { value: unknown } } = {},
+  ): Promise<LlmCacheResult> {
+    if (options.prefetched && plan.key) plan.prefetched = { value: options.prefetched.value };
+    return this.tracing.traceCall(plan, () => this.completeWithCache(plan));
   }
 
   /** Resolves a call's plan; throws `LlmRequestValidationError` for a bad request. */
@@ -287,7 +299,6 @@ export class LlmCacheService {
     }
     plan.key = this.keyPolicy.key(effective, tenant, resolvedProvider.identity);
     plan.lockKey = `${LLM_LOCK_NAMESPACE}:${plan.key.slice(LLM_KEY_NAMESPACE.length + 1)}`;
-    if (options.prefetched?.key === plan.key) plan.prefetched = { value: options.prefetched.value };
     return plan;
   }
 

@@ -4,7 +4,7 @@ import {
   LlmCacheService,
   type ChatCompletionRequest,
   type CompletionUsage,
-  type PrefetchedEntry,
+  type LlmCallPlan,
 } from '@llm-cache/llm';
 import { ApiError } from '../common/api-error.js';
 import type { ChatbotConfig } from '../config/chatbot.config.js';
@@ -37,17 +37,14 @@ export class ChatService {
     // Ids are issued here, never chosen by a client: a caller who could pick an id could pre-seed a conversation
     // that another caller of the tenant later continues (conversation fixation).
     const conversationId = input.conversationId ?? randomUUID();
-    const { history, prefetched } = input.conversationId
-      ? await this.readConversation(tenant, conversationId, input)
-      : { history: [], prefetched: undefined };
-    const request = this.completionRequest(input, history);
-
     // Tenant, cache controls, TTL and the abort signal come from the request context the interceptor set up.
-    const result = await this.llmCache.generateTextWithCache(
-      request,
-      undefined,
-      prefetched ? { prefetched } : undefined,
-    );
+    const continued = input.conversationId
+      ? await this.continueConversation(tenant, conversationId, input)
+      : undefined;
+    const history = continued?.history ?? [];
+    const result = continued?.planned
+      ? await this.llmCache.generateTextWithPlan(continued.planned.plan, { prefetched: continued.planned })
+      : await this.llmCache.generateTextWithCache(this.completionRequest(input, history));
     const reply = result.response.choices[0]?.message?.content ?? '';
     // Not the write's answer: only its dispatch (on the Redis connection before the reply leaves, so a next turn
     // sent after the reply is read after it; see ConversationStore).
@@ -66,32 +63,32 @@ export class ChatService {
 
   /**
    * The stored history of a continued conversation, or 404. When this process knows the conversation's last revision,
-   * the turn's cache key is computed from that history and the entry is read in the same round trip as the
-   * conversation (one MGET); it is used only if Redis still holds that very revision (another replica may have added
-   * a turn), otherwise the turn goes the ordinary way with the history Redis returned.
+   * the turn's call is planned from that history and its entry is read in the same round trip as the conversation
+   * (one MGET); the plan runs only if Redis still holds that very revision (another replica may have added a turn),
+   * otherwise the turn goes the ordinary way with the history Redis returned.
    */
-  private async readConversation(
+  private async continueConversation(
     tenant: string,
     conversationId: string,
     input: ChatRequest,
-  ): Promise<{ history: ConversationMessage[]; prefetched?: PrefetchedEntry }> {
+  ): Promise<{ history: ConversationMessage[]; planned?: { plan: LlmCallPlan; value: unknown } }> {
     const recent = await this.conversations.recentHistory(tenant, conversationId);
-    const key = recent && this.cacheKeyOf(this.completionRequest(input, recent.messages));
-    if (!recent || !key) {
+    const plan = recent && this.planTurn(this.completionRequest(input, recent.messages));
+    if (!recent || !plan?.key) {
       const conversation = await this.conversations.load(tenant, conversationId);
       if (!conversation) throw notFound(conversationId);
       return { history: conversation.messages };
     }
-    const { conversation, other } = await this.conversations.loadWith(tenant, conversationId, key);
+    const { conversation, other } = await this.conversations.loadWith(tenant, conversationId, plan.key);
     if (!conversation) throw notFound(conversationId);
     if (conversation.rev !== recent.rev) return { history: conversation.messages };
-    return { history: conversation.messages, prefetched: { key, value: other } };
+    return { history: conversation.messages, planned: { plan, value: other } };
   }
 
-  /** The turn's key, or undefined when it has none (bypass) or the request is refused: then the ordinary path says why. */
-  private cacheKeyOf(request: ChatCompletionRequest): string | undefined {
+  /** The turn's plan, or undefined when it is refused: the ordinary path then says why, after the 404 check. */
+  private planTurn(request: ChatCompletionRequest): LlmCallPlan | undefined {
     try {
-      return this.llmCache.cacheKeyFor(request);
+      return this.llmCache.planCall(request);
     } catch {
       return undefined;
     }

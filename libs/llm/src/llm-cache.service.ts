@@ -263,7 +263,11 @@ export class LlmCacheService {
       tenant,
       control,
       ttlMs,
-      signal: options.signal ?? ctx?.signal,
+      // Read when a call reaches the provider or waits for a leader, not before: the interceptor makes the
+      // request's signal on first use, so a hit never pays for one.
+      get signal() {
+        return options.signal ?? ctx?.signal;
+      },
       startMs: performance.now(),
     };
     if (bypass) {

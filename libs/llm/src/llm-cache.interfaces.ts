@@ -78,6 +78,18 @@ export interface GenerateOptions {
   defaultTemperature?: number;
   control?: CacheControl;
   signal?: AbortSignal;
+  /**
+   * The value the caller already read from the call's key (`cacheKeyFor`), e.g. in one round trip with its own
+   * data: used as the lookup's GET when `key` is the call's key (then validated, aged, counted and served exactly
+   * like a value read by the lookup), ignored otherwise.
+   */
+  prefetched?: PrefetchedEntry;
+}
+
+/** A value read from a cache key by the caller (undefined: the key held nothing, or the read failed). */
+export interface PrefetchedEntry {
+  key: string;
+  value: unknown;
 }
 
 export type LlmCacheStatus = 'hit' | 'miss' | 'refresh' | 'bypass' | 'coalesced';

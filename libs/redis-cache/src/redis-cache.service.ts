@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import type { CacheBackend } from './cache-backend.interface.js';
-import { decodeEntry, encodeEntry, entryByteLength } from './cache-entry.codec.js';
+import { decodeEntry, encodeEntry, encodeEntrySync, entryByteLength } from './cache-entry.codec.js';
 import { CircuitBreaker, type CircuitState } from './circuit-breaker.js';
 import { CommandDeadline } from './command-deadline.js';
 import { REDIS_CACHE_BACKEND, REDIS_CACHE_RESOLVED_OPTIONS } from './redis-cache.constants.js';
@@ -195,14 +195,20 @@ export class RedisCacheService implements OnModuleInit, OnApplicationShutdown {
    */
   async set(key: string, value: unknown, options: CacheSetOptions = {}): Promise<boolean> {
     const ttlMs = this.resolveTtl(options.ttlMs);
-    const encoded = await encodeEntry(value, this.options.compressThresholdBytes);
+    const { compressThresholdBytes } = this.options;
+    // `dispatchNow`: nothing may be awaited before the command is issued (an await would hand the tick back).
+    const encoded = options.dispatchNow
+      ? encodeEntrySync(value, compressThresholdBytes)
+      : await encodeEntry(value, compressThresholdBytes);
     if (entryByteLength(encoded) > this.options.maxEntryBytes) {
       this.logger.warn(`not caching ${key}: ${entryByteLength(encoded)} bytes > maxEntryBytes`);
       return false;
     }
+    const onlyIfAbsent = !!options.onlyIfAbsent;
+    const dispatchNow = !!options.dispatchNow;
     return this.run(
       'set',
-      () => this.backend.set(this.fullKey(key), encoded, ttlMs, !!options.onlyIfAbsent),
+      () => this.backend.set(this.fullKey(key), encoded, ttlMs, onlyIfAbsent, dispatchNow),
       false,
     );
   }

@@ -6,8 +6,8 @@
  * read (and forgets them); every other request goes to the app.
  *
  * A step's time is wall time from its call until its promise settles (a Redis step: the round trip plus the event
- * loop's turn; a step that is not awaited by the request, e.g. a store off the critical path, is recorded as
- * `…Async` and is not part of the request's critical path).
+ * loop's turn). `cacheCall` is the whole cached call as the request waits for it; a step that runs on after it
+ * (`redisStore`: the store's round trip, which the request no longer waits for) is not on the critical path.
  */
 import { Server, type IncomingMessage, type ServerResponse } from 'node:http';
 import {
@@ -18,7 +18,6 @@ import {
   LlmUpstream,
   OpenAiProvider,
 } from '@llm-cache/llm';
-import { RedisCacheService } from '@llm-cache/redis-cache';
 
 // Not exported by the package (internal): the same module instance the app uses, beside the package's entry point.
 const { RedisBackend } = (await import(
@@ -60,10 +59,10 @@ time(P(LlmCallCoordinator), 'acquire', 'lockScript');
 time(P(LlmUpstream), 'complete', 'upstreamCall');
 time(P(OpenAiProvider), 'complete', 'sdkCall');
 time(P(LlmCacheEntries), 'create', 'entryCreate');
-time(P(LlmCacheEntries), 'storeAndUnlock', 'storeUnlock');
-time(P(LlmCacheEntries), 'store', 'store');
+// Until the store is sent (what the request waits for); `redisStore` below runs on until Redis' reply.
+time(P(LlmCacheEntries), 'sendStoreAndUnlock', 'storeSend');
+time(P(LlmCacheEntries), 'sendStore', 'storeSend');
 time(P(LlmCacheAccounting), 'finish', 'accounting');
-time(P(RedisCacheService), 'setAndReleaseLock', 'storeService');
 time(P(RedisBackend), 'get', 'redisGet');
 time(P(RedisBackend), 'lockUnlessPresent', 'redisLock');
 time(P(RedisBackend), 'setAndDeleteIfEquals', 'redisStore');

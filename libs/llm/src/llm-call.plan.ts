@@ -15,6 +15,8 @@ export interface LlmCallPlan {
   key?: string;
   lockKey?: string;
   startMs: number;
+  /** Wait for Redis' reply to the store before answering (`GenerateOptions.awaitStore`). */
+  awaitStore?: boolean;
   /** Set when an entry was found but was older than the caller's `max-age` (traces call that miss `stale`). */
   staleEntryAgeMs?: number;
 }

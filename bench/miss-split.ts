@@ -2,7 +2,8 @@
  * `npm run bench:miss-split [-- --rounds 4 --per-round 50]`: where a miss's time goes, step by step, in a real app
  * process (bench/server/bench-server.ts with bench/server/miss-split.probe.ts preloaded) against a real
  * redis-server and the fake upstream (20 ms). Interleaved rounds of three variants, one request in flight:
- *   miss    — a unique message through the app (lookup, lock script, upstream, store script)
+ *   miss      — a unique message through the app (lookup, lock script, upstream, store script sent)
+ *   missAwait — the same with `awaitStore: true` (the request waits for the store's reply: the miss as it was)
  *   bypass  — the same route with `Cache-Control: no-store` (no Redis at all, same provider and SDK path)
  *   direct  — the same request straight to the upstream (no app)
  * Prints client p50s, the cache's own overhead (miss − bypass) and the app's (bypass − direct), each step's median
@@ -24,8 +25,12 @@ const ROUNDS = arg('rounds', 4);
 const PER_ROUND = arg('per-round', 50);
 const WARMUP = arg('warmup', 60);
 const UPSTREAM_LATENCY_MS = 20;
-const VARIANTS = ['miss', 'bypass', 'direct'] as const;
-type Variant = (typeof VARIANTS)[number];
+const ALL_VARIANTS = ['miss', 'missAwait', 'bypass', 'direct'] as const;
+type Variant = (typeof ALL_VARIANTS)[number];
+/** `--only miss` (or `bypass`): one variant alone, e.g. for a CPU profile of it (`NODE_OPTIONS=--cpu-prof`). */
+const only = process.argv.indexOf('--only');
+const VARIANTS: readonly Variant[] =
+  only >= 0 ? ALL_VARIANTS.filter((v) => v === process.argv[only + 1]) : ALL_VARIANTS;
 
 interface Split {
   records: Array<Record<string, number>>;
@@ -72,6 +77,13 @@ async function main(): Promise<void> {
           body: body(`bypass ${run} ${i}`),
           headers: { 'cache-control': 'no-store' },
         };
+      if (variant === 'missAwait')
+        return {
+          port: appPort,
+          path,
+          body: body(`missAwait ${run} ${i}`),
+          headers: { 'x-miss-split-await-store': '1' },
+        };
       return { port: appPort, path, body: body(`miss ${run} ${i}`) };
     };
     let n = 0;
@@ -80,10 +92,15 @@ async function main(): Promise<void> {
     n += WARMUP;
     await getJson<Split>(appPort, '/__miss-split');
 
-    const latencies: Record<Variant, number[]> = { miss: [], bypass: [], direct: [] };
-    const records: Record<Variant, Array<Record<string, number>>> = { miss: [], bypass: [], direct: [] };
-    const cpuMs: Record<Variant, number> = { miss: 0, bypass: 0, direct: 0 };
-    const errors: Record<Variant, number> = { miss: 0, bypass: 0, direct: 0 };
+    const latencies: Record<Variant, number[]> = { miss: [], missAwait: [], bypass: [], direct: [] };
+    const records: Record<Variant, Array<Record<string, number>>> = {
+      miss: [],
+      missAwait: [],
+      bypass: [],
+      direct: [],
+    };
+    const cpuMs: Record<Variant, number> = { miss: 0, missAwait: 0, bypass: 0, direct: 0 };
+    const errors: Record<Variant, number> = { miss: 0, missAwait: 0, bypass: 0, direct: 0 };
     for (let round = 0; round < ROUNDS; round++) {
       for (let v = 0; v < VARIANTS.length; v++) {
         const variant = VARIANTS[(v + round) % VARIANTS.length];
@@ -109,14 +126,15 @@ async function main(): Promise<void> {
       const cpu = records[variant].length ? round(cpuMs[variant] / records[variant].length, 2) : NaN;
       out[variant] = { client: s, errors: errors[variant], cpuMsPerRequest: cpu };
       log(
-        `${variant.padEnd(6)} client p50 ${s.p50Ms} ms  p90 ${s.p90Ms}  p99 ${s.p99Ms}  errors ${errors[variant]}` +
+        `${variant.padEnd(9)} client p50 ${s.p50Ms} ms  p90 ${s.p90Ms}  p99 ${s.p99Ms}  errors ${errors[variant]}` +
           (variant === 'direct' ? '' : `  app CPU ${cpu} ms/req`),
       );
     }
     log(`cache overhead (miss − bypass) p50: +${round(p50.miss - p50.bypass)} ms`);
+    log(`cache overhead, store awaited (missAwait − bypass) p50: +${round(p50.missAwait - p50.bypass)} ms`);
     log(`app hop + SDK (bypass − direct) p50: +${round(p50.bypass - p50.direct)} ms`);
     log(`miss vs direct p50: +${round(p50.miss - p50.direct)} ms`);
-    for (const variant of ['miss', 'bypass'] as const) {
+    for (const variant of VARIANTS.filter((v) => v !== 'direct')) {
       const steps = new Set(records[variant].flatMap((r) => Object.keys(r)));
       const medians: Record<string, number> = {};
       for (const step of steps) {

@@ -67,6 +67,21 @@ time(P(RedisBackend), 'get', 'redisGet');
 time(P(RedisBackend), 'lockUnlessPresent', 'redisLock');
 time(P(RedisBackend), 'setAndDeleteIfEquals', 'redisStore');
 
+/**
+ * `x-miss-split-await-store: 1` makes the request's `generateTextWithCache` wait for Redis' reply to its store
+ * (`awaitStore: true`): the miss as it was before the store left the critical path, in the same process, for an A/B.
+ */
+let awaitStore = false;
+const generate = LlmCacheService.prototype.generateTextWithCache;
+LlmCacheService.prototype.generateTextWithCache = function (
+  this: LlmCacheService,
+  request,
+  provider,
+  options,
+) {
+  return generate.call(this, request, provider, awaitStore ? { ...options, awaitStore: true } : options);
+};
+
 const emit = Server.prototype.emit as (this: Server, event: string, ...args: unknown[]) => boolean;
 (Server.prototype as { emit: typeof emit }).emit = function (
   this: Server,
@@ -85,6 +100,7 @@ const emit = Server.prototype.emit as (this: Server, event: string, ...args: unk
   }
   const record: Record_ = {};
   current = record;
+  awaitStore = req.headers['x-miss-split-await-store'] === '1';
   const t0 = performance.now();
   res.once('finish', () => {
     add('inApp', performance.now() - t0, record);

@@ -3,8 +3,9 @@
  * @nestjs/cache-manager's CacheInterceptor on @keyv/redis, on one machine, in one run, interleaved. Prints a table,
  * writes bench/results/<date>.json and bench/results/hit-latency.svg.
  *
- * Process layout: this process (load generator) · one or two app processes (bench/server/bench-server.ts: the
- * chatbot's AppModule plus the bare and peer routes) · one fake OpenAI-compatible upstream process · redis-server.
+ * Process layout: this process (load generator) · one or two app processes at a time (bench/server/bench-server.ts:
+ * the chatbot's AppModule plus the bare and peer routes; on Express, and for the hit rows also on Fastify) · one fake
+ * OpenAI-compatible upstream process · redis-server.
  * Every request goes to 127.0.0.1; every loop is bounded in count and time.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -86,6 +87,8 @@ async function main(): Promise<void> {
       AUTH_MODE: 'open',
       LOG_LEVEL: 'warn',
       NODE_ENV: 'production',
+      // Express unless a caller asks otherwise, whatever the environment says (the hit bench verifies it).
+      HTTP_PLATFORM: 'express',
       ...extraEnv,
     });
     await waitForHttp(port, '/health/live');
@@ -103,9 +106,15 @@ async function main(): Promise<void> {
   try {
     await waitForHttp(upstreamPort, '/v1/models');
     const app = await startApp();
-    log(`redis ${redis.url} · upstream :${upstreamPort} · app :${app.port}`);
+    // The same app on Fastify, side by side (same Redis, same upstream), for the hit rows only.
+    const fastifyApp = await startApp({ HTTP_PLATFORM: 'fastify' });
+    log(
+      `redis ${redis.url} · upstream :${upstreamPort} · app :${app.port} · fastify app :${fastifyApp.port}`,
+    );
 
-    results.hits = await benchHits(app);
+    results.hits = await benchHits(hitPlatforms(app, fastifyApp));
+    await stopChild(fastifyApp.child);
+    apps.splice(apps.indexOf(fastifyApp), 1);
     // The same app with the fixed 50 ms command timeout, for the false-timeout A/B (idle otherwise).
     const fixed = await startApp({ REDIS_ADAPTIVE_TIMEOUT: 'false' });
     results.falseTimeouts = await benchFalseTimeouts(app, fixed);
@@ -147,134 +156,266 @@ async function main(): Promise<void> {
   );
 }
 
-/** 1. Hit throughput (autocannon) and hit latency (closed loop, one in flight) — ours vs bare vs peer, interleaved. */
-async function benchHits(app: App) {
-  const routes = {
-    completions: {
-      ours: { port: app.port, path: '/v1/chat/completions', body: completionBody('bench hit') },
-      bare: { port: app.port, path: '/bench/bare/v1/chat/completions', body: completionBody('bench hit') },
-      peer: { port: app.port, path: '/bench/peer/v1/chat/completions', body: completionBody('bench hit') },
-    },
-    chat: {
-      ours: {
-        port: app.port,
-        path: '/chat',
-        body: JSON.stringify({ message: 'bench hit chat', temperature: 0 }),
-      },
-      bare: {
-        port: app.port,
-        path: '/bench/bare/chat',
-        body: JSON.stringify({ message: 'bench hit chat', temperature: 0 }),
-      },
-      peer: {
-        port: app.port,
-        path: '/bench/peer/chat',
-        body: JSON.stringify({ message: 'bench hit chat', temperature: 0 }),
-      },
-    },
-  } satisfies Record<string, Record<'ours' | 'bare' | 'peer', HttpTarget>>;
+const HIT_VARIANTS = ['ours', 'bare', 'peer'] as const;
+type HitVariant = (typeof HIT_VARIANTS)[number];
+type HttpPlatform = 'express' | 'fastify';
 
-  // Warm every cache, and give the bare routes the exact bodies ours return (same size on the wire).
+/** The two hit routes, each as ours / bare / peer, with one fixed request body (warm cache). */
+const HIT_ROUTES = {
+  completions: {
+    paths: {
+      ours: '/v1/chat/completions',
+      bare: '/bench/bare/v1/chat/completions',
+      peer: '/bench/peer/v1/chat/completions',
+    },
+    body: completionBody('bench hit'),
+    templateKey: 'completion',
+  },
+  chat: {
+    paths: { ours: '/chat', bare: '/bench/bare/chat', peer: '/bench/peer/chat' },
+    body: JSON.stringify({ message: 'bench hit chat', temperature: 0 }),
+    templateKey: 'chat',
+  },
+} satisfies Record<string, { paths: Record<HitVariant, string>; body: string; templateKey: string }>;
+type HitRoute = keyof typeof HIT_ROUTES;
+
+/** One app process per HTTP platform, benched side by side; `rounds` × `hitSeconds` of load per variant. */
+interface HitPlatform {
+  platform: HttpPlatform;
+  app: App;
+  rounds: number;
+  hitSeconds: number;
+}
+
+/**
+ * Express is the reference platform (every other section runs on it). In quick mode (CI) Fastify's rounds are 1 s
+ * long, so the second platform adds ~20 s to the run instead of ~35 s; its ratios still come from its own three
+ * variants measured in the same rounds.
+ */
+function hitPlatforms(express: App, fastify: App): HitPlatform[] {
+  return [
+    { platform: 'express', app: express, rounds: S.rounds, hitSeconds: S.hitSeconds },
+    { platform: 'fastify', app: fastify, rounds: S.rounds, hitSeconds: quick ? 1 : S.hitSeconds },
+  ];
+}
+
+const hitTarget = (p: HitPlatform, route: HitRoute, variant: HitVariant): HttpTarget => ({
+  port: p.app.port,
+  path: HIT_ROUTES[route].paths[variant],
+  body: HIT_ROUTES[route].body,
+});
+
+/**
+ * Before any load: proves the process runs on the platform its numbers will be labelled with, that ours and the peer
+ * answer real cache hits, and that bare returns ours' exact bytes. Throws (the run fails) on any mismatch.
+ *
+ * Two witnesses for the platform: the adapter instance's own `getType()` (`GET /bench/platform`, bench-only), and
+ * one on the wire from every measured route — Express's `res.send` adds a weak `ETag` to each body it sends, Fastify
+ * core never does.
+ */
+async function verifyHitPlatform(p: HitPlatform) {
+  const fail = (what: string): never => {
+    throw new Error(`hit bench on ${p.platform} (app :${p.app.port}): ${what}`);
+  };
+  const probe = await timedRequest({ port: p.app.port, path: '/bench/platform', method: 'GET' });
+  const adapter = probe.status === 200 ? (JSON.parse(probe.body) as { adapter?: string }).adapter : undefined;
+  if (adapter !== p.platform)
+    fail(`GET /bench/platform says ${probe.status} ${probe.body}, expected adapter "${p.platform}"`);
   const template: Record<string, unknown> = {};
-  for (const [route, targets] of Object.entries(routes)) {
-    for (const t of Object.values(targets)) await timedRequest(t);
-    const ours = await timedRequest(targets.ours);
-    if (ours.headers['x-cache'] !== 'HIT')
-      throw new Error(`warm-up of ${route} did not hit: ${ours.headers['x-cache']}`);
-    template[route === 'completions' ? 'completion' : 'chat'] = JSON.parse(ours.body);
+  const oursBodies: Record<string, string> = {};
+  // What was seen on the wire, kept in the results as the evidence for the platform label.
+  const observed: Record<string, Record<string, { xCache: string | null; etag: boolean }>> = {};
+  for (const route of Object.keys(HIT_ROUTES) as HitRoute[]) {
+    for (const variant of HIT_VARIANTS) {
+      await timedRequest(hitTarget(p, route, variant)); // fills ours' and the peer's cache
+      const r = await timedRequest(hitTarget(p, route, variant));
+      const where = `${variant} ${HIT_ROUTES[route].paths[variant]}`;
+      if (r.status !== 200) fail(`${where} answered ${r.status}: ${r.body.slice(0, 200)}`);
+      // bare has no cache, so no X-Cache; ours and the peer must serve the second request from Redis.
+      if (variant !== 'bare' && r.headers['x-cache'] !== 'HIT')
+        fail(`${where} is not a cache hit after warm-up (X-Cache: ${String(r.headers['x-cache'])})`);
+      if ('etag' in r.headers !== (p.platform === 'express'))
+        fail(
+          `${where}: ETag ${r.headers.etag ? 'present' : 'absent'}, which is not ${p.platform}'s behaviour`,
+        );
+      (observed[route] ??= {})[variant] = {
+        xCache: (r.headers['x-cache'] as string | undefined) ?? null,
+        etag: 'etag' in r.headers,
+      };
+      if (variant === 'ours') {
+        oursBodies[route] = r.body;
+        template[HIT_ROUTES[route].templateKey] = JSON.parse(r.body);
+      }
+    }
   }
-  await timedRequest({
-    port: app.port,
+  // Give the bare routes the exact bodies ours return (same size on the wire), and check that they do.
+  const put = await timedRequest({
+    port: p.app.port,
     path: '/bench/bare/template',
     method: 'PUT',
     body: JSON.stringify(template),
   });
+  if (put.status !== 204) fail(`PUT /bench/bare/template answered ${put.status}`);
+  for (const route of Object.keys(HIT_ROUTES) as HitRoute[]) {
+    const bare = await timedRequest(hitTarget(p, route, 'bare'));
+    if (bare.body !== oursBodies[route]) fail(`bare ${route} does not return ours' bytes`);
+  }
+  return { adapter, bareBytesEqualOurs: true, afterWarmUp: observed };
+}
 
-  const out: Record<string, unknown> = {};
-  const samplesForPlot: Record<string, number[]> = {};
-  for (const [route, targets] of Object.entries(routes)) {
-    const rps: Record<string, number[]> = { ours: [], bare: [], peer: [] };
-    const cpuUs: Record<string, number[]> = { ours: [], bare: [], peer: [] };
-    const lat: Record<string, number[]> = { ours: [], bare: [], peer: [] };
-    const errors: Record<string, number> = { ours: 0, bare: 0, peer: 0 };
+/**
+ * 1. Hit throughput (autocannon) and hit latency (closed loop, one in flight) — ours vs bare vs peer, on Express and
+ * on Fastify (one app process each, same Redis and upstream), interleaved: every round runs each platform's three
+ * variants, the platform order alternating and the variant order rotating round by round.
+ */
+async function benchHits(platforms: HitPlatform[]) {
+  const checks: Record<string, unknown> = {};
+  for (const p of platforms) checks[p.platform] = await verifyHitPlatform(p);
+  log(
+    `hits: ${platforms.map((p) => `${p.platform} :${p.app.port}`).join(', ')} verified (adapter, X-Cache: HIT)`,
+  );
+
+  type Summary = Record<
+    HitVariant,
+    { reqPerSec: number; cpuUsPerRequest: number; latency: LatencySummary; errors: number }
+  >;
+  const out: Record<string, Record<string, unknown>> = {};
+  const summaries: Record<string, Partial<Record<HitRoute, Summary>>> = {};
+  const samplesForPlot: Record<string, Record<HitVariant, number[]>> = {};
+  for (const p of platforms) {
+    out[p.platform] = {
+      platform: p.platform,
+      check: checks[p.platform],
+      rounds: p.rounds,
+      hitSeconds: p.hitSeconds,
+      warmupSeconds: S.warmupSeconds,
+      connections: S.connections,
+    };
+    summaries[p.platform] = {};
+  }
+  const load = (t: HttpTarget, seconds: number) =>
+    autocannon({
+      url: `http://127.0.0.1:${t.port}${t.path}`,
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: t.body,
+      connections: S.connections,
+      // Duration, not an amount: autocannon stops on its 1 s sampling tick, so an amount-bounded run's length
+      // is quantized to whole seconds and its req/s meaningless.
+      duration: seconds,
+      timeout: 10,
+    });
+
+  for (const route of Object.keys(HIT_ROUTES) as HitRoute[]) {
+    const empty = () => ({ ours: [], bare: [], peer: [] }) as Record<HitVariant, number[]>;
+    const m = Object.fromEntries(
+      platforms.map((p) => [
+        p.platform,
+        { rps: empty(), cpuUs: empty(), lat: empty(), errors: { ours: 0, bare: 0, peer: 0 } },
+      ]),
+    );
     // Unmeasured warm-up of every variant: the first seconds of a route run unoptimized code (JIT), which would
     // otherwise penalize whichever variant happens to run first.
-    for (const t of Object.values(targets)) {
-      await autocannon({
-        url: `http://127.0.0.1:${t.port}${t.path}`,
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: t.body,
-        connections: S.connections,
-        duration: S.warmupSeconds,
-      });
-    }
-    for (let round = 0; round < S.rounds; round++) {
-      // Rotate the order every round so no variant always runs first (or last) on a noisy machine.
-      const order = (['ours', 'bare', 'peer'] as const).map((_, i, a) => a[(i + round) % a.length]);
-      for (const variant of order) {
-        const t = targets[variant];
-        const cpuBefore = processCpuSeconds(app.child.pid);
-        const r = await autocannon({
-          url: `http://127.0.0.1:${t.port}${t.path}`,
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: t.body,
-          connections: S.connections,
-          // Duration, not an amount: autocannon stops on its 1 s sampling tick, so an amount-bounded run's length
-          // is quantized to whole seconds and its req/s meaningless.
-          duration: S.hitSeconds,
-          timeout: 10,
-        });
-        rps[variant].push(r.requests.total / S.hitSeconds);
-        cpuUs[variant].push(((processCpuSeconds(app.child.pid) - cpuBefore) * 1e6) / r.requests.total);
-        errors[variant] += r.errors + r.non2xx + r.timeouts;
-        const loop = await runClosedLoop(() => t, Math.ceil(S.latencySamples / S.rounds), 1, 60_000);
-        lat[variant].push(...loop.latenciesMs);
-        errors[variant] += loop.errors;
+    for (const p of platforms)
+      for (const v of HIT_VARIANTS) await load(hitTarget(p, route, v), S.warmupSeconds);
+    const rounds = Math.max(...platforms.map((p) => p.rounds));
+    for (let round = 0; round < rounds; round++) {
+      // Alternate the platforms and rotate the variants every round, so none always runs first (or last) on a
+      // noisy machine.
+      for (const p of round % 2 ? [...platforms].reverse() : platforms) {
+        if (round >= p.rounds) continue;
+        const acc = m[p.platform];
+        for (const variant of HIT_VARIANTS.map((_, i, a) => a[(i + round) % a.length])) {
+          const t = hitTarget(p, route, variant);
+          const cpuBefore = processCpuSeconds(p.app.child.pid);
+          const r = await load(t, p.hitSeconds);
+          acc.rps[variant].push(r.requests.total / p.hitSeconds);
+          acc.cpuUs[variant].push(
+            ((processCpuSeconds(p.app.child.pid) - cpuBefore) * 1e6) / r.requests.total,
+          );
+          acc.errors[variant] += r.errors + r.non2xx + r.timeouts;
+          const loop = await runClosedLoop(() => t, Math.ceil(S.latencySamples / p.rounds), 1, 60_000);
+          acc.lat[variant].push(...loop.latenciesMs);
+          acc.errors[variant] += loop.errors;
+        }
       }
     }
-    const summary = Object.fromEntries(
-      (['ours', 'bare', 'peer'] as const).map((v) => [
-        v,
-        {
-          reqPerSec: round(median(rps[v]), 0),
-          rounds: rps[v].map((x) => round(x, 0)),
-          cpuUsPerRequest: round(median(cpuUs[v]), 0),
-          cpuRounds: cpuUs[v].map((x) => round(x, 0)),
-          latency: summarize(lat[v]),
-          errors: errors[v],
-        },
-      ]),
-    ) as unknown as Record<
-      'ours' | 'bare' | 'peer',
-      { reqPerSec: number; cpuUsPerRequest: number; latency: LatencySummary; errors: number }
-    >;
-    out[route] = {
-      ...summary,
-      oursOverBare: ratio(summary.ours.reqPerSec, summary.bare.reqPerSec),
-      oursOverPeer: ratio(summary.ours.reqPerSec, summary.peer.reqPerSec),
-      // Throughput per CPU second of the app process (bare's CPU per request over ours): what the ratio of req/s
-      // would be if each variant had the CPU to itself. On a shared machine req/s also measures the neighbours.
-      cpuOursOverBare: ratio(summary.bare.cpuUsPerRequest, summary.ours.cpuUsPerRequest),
-      cpuOursOverPeer: ratio(summary.peer.cpuUsPerRequest, summary.ours.cpuUsPerRequest),
-    };
-    if (route === 'completions') Object.assign(samplesForPlot, lat);
-    log(
-      `hits ${route}: ours ${summary.ours.reqPerSec} req/s, bare ${summary.bare.reqPerSec}, peer ${summary.peer.reqPerSec}; ` +
-        `CPU µs/req ours ${summary.ours.cpuUsPerRequest}, bare ${summary.bare.cpuUsPerRequest}, peer ${summary.peer.cpuUsPerRequest}`,
-    );
+    for (const p of platforms) {
+      const acc = m[p.platform];
+      const summary = Object.fromEntries(
+        HIT_VARIANTS.map((v) => [
+          v,
+          {
+            reqPerSec: round(median(acc.rps[v]), 0),
+            rounds: acc.rps[v].map((x) => round(x, 0)),
+            cpuUsPerRequest: round(median(acc.cpuUs[v]), 0),
+            cpuRounds: acc.cpuUs[v].map((x) => round(x, 0)),
+            latency: summarize(acc.lat[v]),
+            errors: acc.errors[v],
+          },
+        ]),
+      ) as unknown as Summary;
+      summaries[p.platform][route] = summary;
+      out[p.platform][route] = {
+        ...summary,
+        oursOverBare: ratio(summary.ours.reqPerSec, summary.bare.reqPerSec),
+        oursOverPeer: ratio(summary.ours.reqPerSec, summary.peer.reqPerSec),
+        // Throughput per CPU second of the app process (bare's CPU per request over ours): what the ratio of req/s
+        // would be if each variant had the CPU to itself. On a shared machine req/s also measures the neighbours.
+        cpuOursOverBare: ratio(summary.bare.cpuUsPerRequest, summary.ours.cpuUsPerRequest),
+        cpuOursOverPeer: ratio(summary.peer.cpuUsPerRequest, summary.ours.cpuUsPerRequest),
+      };
+      if (route === 'completions') samplesForPlot[p.platform] = acc.lat;
+      log(
+        `hits ${route} on ${p.platform}: ours ${summary.ours.reqPerSec} req/s, bare ${summary.bare.reqPerSec}, peer ${summary.peer.reqPerSec}; ` +
+          `CPU µs/req ours ${summary.ours.cpuUsPerRequest}, bare ${summary.bare.cpuUsPerRequest}, peer ${summary.peer.cpuUsPerRequest}`,
+      );
+    }
   }
+  // Fastify against Express, variant by variant (> 1: Fastify serves more per wall second / per CPU second).
+  const e = summaries.express;
+  const f = summaries.fastify;
+  const fastifyOverExpress =
+    e && f
+      ? Object.fromEntries(
+          (Object.keys(HIT_ROUTES) as HitRoute[]).map((route) => [
+            route,
+            Object.fromEntries(
+              HIT_VARIANTS.map((v) => [
+                v,
+                {
+                  reqPerSec: ratio(f[route]![v].reqPerSec, e[route]![v].reqPerSec),
+                  cpu: ratio(e[route]![v].cpuUsPerRequest, f[route]![v].cpuUsPerRequest),
+                },
+              ]),
+            ),
+          ]),
+        )
+      : undefined;
+
   mkdirSync(resultsDir, { recursive: true });
+  const colors: Record<HitVariant, string> = { ours: '#d62728', bare: '#7f7f7f', peer: '#1f77b4' };
+  const names: Record<HitVariant, string> = {
+    ours: 'ours (llm-cache)',
+    bare: 'bare (no cache)',
+    peer: 'peer (cache-manager)',
+  };
   writeFileSync(
     join(resultsDir, quick ? 'hit-latency-quick.svg' : 'hit-latency.svg'),
-    latencyCdfSvg('Cache hit latency, POST /v1/chat/completions (one request in flight)', [
-      { name: 'ours (llm-cache)', samplesMs: samplesForPlot.ours, color: '#d62728' },
-      { name: 'bare (no cache)', samplesMs: samplesForPlot.bare, color: '#7f7f7f' },
-      { name: 'peer (cache-manager)', samplesMs: samplesForPlot.peer, color: '#1f77b4' },
-    ]),
+    latencyCdfSvg(
+      'Cache hit latency, POST /v1/chat/completions (one request in flight)',
+      platforms.flatMap((p) =>
+        HIT_VARIANTS.map((v) => ({
+          name: `${names[v]}, ${p.platform}`,
+          samplesMs: samplesForPlot[p.platform][v],
+          color: colors[v],
+          // Express solid (the reference), Fastify dashed in the same colour.
+          dashed: p.platform === 'fastify',
+        })),
+      ),
+    ),
   );
-  return out;
+  return { ...out, fastifyOverExpress };
 }
 
 /**
@@ -622,32 +763,40 @@ async function scanAll(client: Redis, match: string): Promise<string[]> {
 
 function printTable(r: Record<string, any>): void {
   const rows: string[][] = [['measure', 'ours', 'bare', 'peer', 'ours/bare', 'ours/peer']];
+  for (const platform of ['express', 'fastify']) {
+    for (const route of ['completions', 'chat']) {
+      const h = r.hits[platform]?.[route];
+      if (!h) continue;
+      rows.push([
+        `hit req/s ${route} [${platform}]`,
+        h.ours.reqPerSec,
+        h.bare.reqPerSec,
+        h.peer.reqPerSec,
+        h.oursOverBare,
+        h.oursOverPeer,
+      ]);
+      rows.push([
+        `hit CPU µs/req ${route} [${platform}]`,
+        h.ours.cpuUsPerRequest,
+        h.bare.cpuUsPerRequest,
+        h.peer.cpuUsPerRequest,
+        h.cpuOursOverBare,
+        h.cpuOursOverPeer,
+      ]);
+      rows.push([
+        `hit p50/p99 ms ${route} [${platform}]`,
+        `${h.ours.latency.p50Ms}/${h.ours.latency.p99Ms}`,
+        `${h.bare.latency.p50Ms}/${h.bare.latency.p99Ms}`,
+        `${h.peer.latency.p50Ms}/${h.peer.latency.p99Ms}`,
+        '',
+        '',
+      ]);
+    }
+  }
   for (const route of ['completions', 'chat']) {
-    const h = r.hits[route];
-    rows.push([
-      `hit req/s ${route}`,
-      h.ours.reqPerSec,
-      h.bare.reqPerSec,
-      h.peer.reqPerSec,
-      h.oursOverBare,
-      h.oursOverPeer,
-    ]);
-    rows.push([
-      `hit CPU µs/req ${route}`,
-      h.ours.cpuUsPerRequest,
-      h.bare.cpuUsPerRequest,
-      h.peer.cpuUsPerRequest,
-      h.cpuOursOverBare,
-      h.cpuOursOverPeer,
-    ]);
-    rows.push([
-      `hit p50/p99 ms ${route}`,
-      `${h.ours.latency.p50Ms}/${h.ours.latency.p99Ms}`,
-      `${h.bare.latency.p50Ms}/${h.bare.latency.p99Ms}`,
-      `${h.peer.latency.p50Ms}/${h.peer.latency.p99Ms}`,
-      '',
-      '',
-    ]);
+    const x = r.hits.fastifyOverExpress?.[route];
+    if (!x) continue;
+    rows.push([`hit fastify/express by CPU per req ${route}`, x.ours.cpu, x.bare.cpu, x.peer.cpu, '', '']);
   }
   rows.push([
     `false timeouts at ${r.falseTimeouts.connections} conns (adaptive | fixed 50 ms)`,

@@ -3,8 +3,9 @@
  * @nestjs/cache-manager's CacheInterceptor on @keyv/redis, on one machine, in one run, interleaved. Prints a table,
  * writes bench/results/<date>.json and bench/results/hit-latency.svg.
  *
- * Process layout: this process (load generator) · one or two app processes (bench/server/bench-server.ts: the
- * chatbot's AppModule plus the bare and peer routes) · one fake OpenAI-compatible upstream process · redis-server.
+ * Process layout: this process (load generator) · one or two app processes at a time (bench/server/bench-server.ts:
+ * the chatbot's AppModule plus the bare and peer routes; on Express, and for the hit rows also on Fastify) · one fake
+ * OpenAI-compatible upstream process · redis-server.
  * Every request goes to 127.0.0.1; every loop is bounded in count and time.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -36,6 +37,7 @@ const S = quick
       streamSamples: 100,
       missSamples: 40,
       outage: 60,
+      onsetCycles: 3,
       rtHits: 100,
     }
   : {
@@ -47,6 +49,7 @@ const S = quick
       streamSamples: 1000,
       missSamples: 300,
       outage: 400,
+      onsetCycles: 10,
       rtHits: 1000,
     };
 const UPSTREAM_LATENCY_MS = 20;
@@ -86,6 +89,8 @@ async function main(): Promise<void> {
       AUTH_MODE: 'open',
       LOG_LEVEL: 'warn',
       NODE_ENV: 'production',
+      // Express unless a caller asks otherwise, whatever the environment says (the hit bench verifies it).
+      HTTP_PLATFORM: 'express',
       ...extraEnv,
     });
     await waitForHttp(port, '/health/live');
@@ -103,9 +108,15 @@ async function main(): Promise<void> {
   try {
     await waitForHttp(upstreamPort, '/v1/models');
     const app = await startApp();
-    log(`redis ${redis.url} · upstream :${upstreamPort} · app :${app.port}`);
+    // The same app on Fastify, side by side (same Redis, same upstream), for the hit rows only.
+    const fastifyApp = await startApp({ HTTP_PLATFORM: 'fastify' });
+    log(
+      `redis ${redis.url} · upstream :${upstreamPort} · app :${app.port} · fastify app :${fastifyApp.port}`,
+    );
 
-    results.hits = await benchHits(app);
+    results.hits = await benchHits(hitPlatforms(app, fastifyApp));
+    await stopChild(fastifyApp.child);
+    apps.splice(apps.indexOf(fastifyApp), 1);
     // The same app with the fixed 50 ms command timeout, for the false-timeout A/B (idle otherwise).
     const fixed = await startApp({ REDIS_ADAPTIVE_TIMEOUT: 'false' });
     results.falseTimeouts = await benchFalseTimeouts(app, fixed);
@@ -147,134 +158,266 @@ async function main(): Promise<void> {
   );
 }
 
-/** 1. Hit throughput (autocannon) and hit latency (closed loop, one in flight) — ours vs bare vs peer, interleaved. */
-async function benchHits(app: App) {
-  const routes = {
-    completions: {
-      ours: { port: app.port, path: '/v1/chat/completions', body: completionBody('bench hit') },
-      bare: { port: app.port, path: '/bench/bare/v1/chat/completions', body: completionBody('bench hit') },
-      peer: { port: app.port, path: '/bench/peer/v1/chat/completions', body: completionBody('bench hit') },
-    },
-    chat: {
-      ours: {
-        port: app.port,
-        path: '/chat',
-        body: JSON.stringify({ message: 'bench hit chat', temperature: 0 }),
-      },
-      bare: {
-        port: app.port,
-        path: '/bench/bare/chat',
-        body: JSON.stringify({ message: 'bench hit chat', temperature: 0 }),
-      },
-      peer: {
-        port: app.port,
-        path: '/bench/peer/chat',
-        body: JSON.stringify({ message: 'bench hit chat', temperature: 0 }),
-      },
-    },
-  } satisfies Record<string, Record<'ours' | 'bare' | 'peer', HttpTarget>>;
+const HIT_VARIANTS = ['ours', 'bare', 'peer'] as const;
+type HitVariant = (typeof HIT_VARIANTS)[number];
+type HttpPlatform = 'express' | 'fastify';
 
-  // Warm every cache, and give the bare routes the exact bodies ours return (same size on the wire).
+/** The two hit routes, each as ours / bare / peer, with one fixed request body (warm cache). */
+const HIT_ROUTES = {
+  completions: {
+    paths: {
+      ours: '/v1/chat/completions',
+      bare: '/bench/bare/v1/chat/completions',
+      peer: '/bench/peer/v1/chat/completions',
+    },
+    body: completionBody('bench hit'),
+    templateKey: 'completion',
+  },
+  chat: {
+    paths: { ours: '/chat', bare: '/bench/bare/chat', peer: '/bench/peer/chat' },
+    body: JSON.stringify({ message: 'bench hit chat', temperature: 0 }),
+    templateKey: 'chat',
+  },
+} satisfies Record<string, { paths: Record<HitVariant, string>; body: string; templateKey: string }>;
+type HitRoute = keyof typeof HIT_ROUTES;
+
+/** One app process per HTTP platform, benched side by side; `rounds` × `hitSeconds` of load per variant. */
+interface HitPlatform {
+  platform: HttpPlatform;
+  app: App;
+  rounds: number;
+  hitSeconds: number;
+}
+
+/**
+ * Express is the reference platform (every other section runs on it). In quick mode (CI) Fastify's rounds are 1 s
+ * long, so the second platform adds ~20 s to the run instead of ~35 s; its ratios still come from its own three
+ * variants measured in the same rounds.
+ */
+function hitPlatforms(express: App, fastify: App): HitPlatform[] {
+  return [
+    { platform: 'express', app: express, rounds: S.rounds, hitSeconds: S.hitSeconds },
+    { platform: 'fastify', app: fastify, rounds: S.rounds, hitSeconds: quick ? 1 : S.hitSeconds },
+  ];
+}
+
+const hitTarget = (p: HitPlatform, route: HitRoute, variant: HitVariant): HttpTarget => ({
+  port: p.app.port,
+  path: HIT_ROUTES[route].paths[variant],
+  body: HIT_ROUTES[route].body,
+});
+
+/**
+ * Before any load: proves the process runs on the platform its numbers will be labelled with, that ours and the peer
+ * answer real cache hits, and that bare returns ours' exact bytes. Throws (the run fails) on any mismatch.
+ *
+ * Two witnesses for the platform: the adapter instance's own `getType()` (`GET /bench/platform`, bench-only), and
+ * one on the wire from every measured route — Express's `res.send` adds a weak `ETag` to each body it sends, Fastify
+ * core never does.
+ */
+async function verifyHitPlatform(p: HitPlatform) {
+  const fail = (what: string): never => {
+    throw new Error(`hit bench on ${p.platform} (app :${p.app.port}): ${what}`);
+  };
+  const probe = await timedRequest({ port: p.app.port, path: '/bench/platform', method: 'GET' });
+  const adapter = probe.status === 200 ? (JSON.parse(probe.body) as { adapter?: string }).adapter : undefined;
+  if (adapter !== p.platform)
+    fail(`GET /bench/platform says ${probe.status} ${probe.body}, expected adapter "${p.platform}"`);
   const template: Record<string, unknown> = {};
-  for (const [route, targets] of Object.entries(routes)) {
-    for (const t of Object.values(targets)) await timedRequest(t);
-    const ours = await timedRequest(targets.ours);
-    if (ours.headers['x-cache'] !== 'HIT')
-      throw new Error(`warm-up of ${route} did not hit: ${ours.headers['x-cache']}`);
-    template[route === 'completions' ? 'completion' : 'chat'] = JSON.parse(ours.body);
+  const oursBodies: Record<string, string> = {};
+  // What was seen on the wire, kept in the results as the evidence for the platform label.
+  const observed: Record<string, Record<string, { xCache: string | null; etag: boolean }>> = {};
+  for (const route of Object.keys(HIT_ROUTES) as HitRoute[]) {
+    for (const variant of HIT_VARIANTS) {
+      await timedRequest(hitTarget(p, route, variant)); // fills ours' and the peer's cache
+      const r = await timedRequest(hitTarget(p, route, variant));
+      const where = `${variant} ${HIT_ROUTES[route].paths[variant]}`;
+      if (r.status !== 200) fail(`${where} answered ${r.status}: ${r.body.slice(0, 200)}`);
+      // bare has no cache, so no X-Cache; ours and the peer must serve the second request from Redis.
+      if (variant !== 'bare' && r.headers['x-cache'] !== 'HIT')
+        fail(`${where} is not a cache hit after warm-up (X-Cache: ${String(r.headers['x-cache'])})`);
+      if ('etag' in r.headers !== (p.platform === 'express'))
+        fail(
+          `${where}: ETag ${r.headers.etag ? 'present' : 'absent'}, which is not ${p.platform}'s behaviour`,
+        );
+      (observed[route] ??= {})[variant] = {
+        xCache: (r.headers['x-cache'] as string | undefined) ?? null,
+        etag: 'etag' in r.headers,
+      };
+      if (variant === 'ours') {
+        oursBodies[route] = r.body;
+        template[HIT_ROUTES[route].templateKey] = JSON.parse(r.body);
+      }
+    }
   }
-  await timedRequest({
-    port: app.port,
+  // Give the bare routes the exact bodies ours return (same size on the wire), and check that they do.
+  const put = await timedRequest({
+    port: p.app.port,
     path: '/bench/bare/template',
     method: 'PUT',
     body: JSON.stringify(template),
   });
+  if (put.status !== 204) fail(`PUT /bench/bare/template answered ${put.status}`);
+  for (const route of Object.keys(HIT_ROUTES) as HitRoute[]) {
+    const bare = await timedRequest(hitTarget(p, route, 'bare'));
+    if (bare.body !== oursBodies[route]) fail(`bare ${route} does not return ours' bytes`);
+  }
+  return { adapter, bareBytesEqualOurs: true, afterWarmUp: observed };
+}
 
-  const out: Record<string, unknown> = {};
-  const samplesForPlot: Record<string, number[]> = {};
-  for (const [route, targets] of Object.entries(routes)) {
-    const rps: Record<string, number[]> = { ours: [], bare: [], peer: [] };
-    const cpuUs: Record<string, number[]> = { ours: [], bare: [], peer: [] };
-    const lat: Record<string, number[]> = { ours: [], bare: [], peer: [] };
-    const errors: Record<string, number> = { ours: 0, bare: 0, peer: 0 };
+/**
+ * 1. Hit throughput (autocannon) and hit latency (closed loop, one in flight) — ours vs bare vs peer, on Express and
+ * on Fastify (one app process each, same Redis and upstream), interleaved: every round runs each platform's three
+ * variants, the platform order alternating and the variant order rotating round by round.
+ */
+async function benchHits(platforms: HitPlatform[]) {
+  const checks: Record<string, unknown> = {};
+  for (const p of platforms) checks[p.platform] = await verifyHitPlatform(p);
+  log(
+    `hits: ${platforms.map((p) => `${p.platform} :${p.app.port}`).join(', ')} verified (adapter, X-Cache: HIT)`,
+  );
+
+  type Summary = Record<
+    HitVariant,
+    { reqPerSec: number; cpuUsPerRequest: number; latency: LatencySummary; errors: number }
+  >;
+  const out: Record<string, Record<string, unknown>> = {};
+  const summaries: Record<string, Partial<Record<HitRoute, Summary>>> = {};
+  const samplesForPlot: Record<string, Record<HitVariant, number[]>> = {};
+  for (const p of platforms) {
+    out[p.platform] = {
+      platform: p.platform,
+      check: checks[p.platform],
+      rounds: p.rounds,
+      hitSeconds: p.hitSeconds,
+      warmupSeconds: S.warmupSeconds,
+      connections: S.connections,
+    };
+    summaries[p.platform] = {};
+  }
+  const load = (t: HttpTarget, seconds: number) =>
+    autocannon({
+      url: `http://127.0.0.1:${t.port}${t.path}`,
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: t.body,
+      connections: S.connections,
+      // Duration, not an amount: autocannon stops on its 1 s sampling tick, so an amount-bounded run's length
+      // is quantized to whole seconds and its req/s meaningless.
+      duration: seconds,
+      timeout: 10,
+    });
+
+  for (const route of Object.keys(HIT_ROUTES) as HitRoute[]) {
+    const empty = () => ({ ours: [], bare: [], peer: [] }) as Record<HitVariant, number[]>;
+    const m = Object.fromEntries(
+      platforms.map((p) => [
+        p.platform,
+        { rps: empty(), cpuUs: empty(), lat: empty(), errors: { ours: 0, bare: 0, peer: 0 } },
+      ]),
+    );
     // Unmeasured warm-up of every variant: the first seconds of a route run unoptimized code (JIT), which would
     // otherwise penalize whichever variant happens to run first.
-    for (const t of Object.values(targets)) {
-      await autocannon({
-        url: `http://127.0.0.1:${t.port}${t.path}`,
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: t.body,
-        connections: S.connections,
-        duration: S.warmupSeconds,
-      });
-    }
-    for (let round = 0; round < S.rounds; round++) {
-      // Rotate the order every round so no variant always runs first (or last) on a noisy machine.
-      const order = (['ours', 'bare', 'peer'] as const).map((_, i, a) => a[(i + round) % a.length]);
-      for (const variant of order) {
-        const t = targets[variant];
-        const cpuBefore = processCpuSeconds(app.child.pid);
-        const r = await autocannon({
-          url: `http://127.0.0.1:${t.port}${t.path}`,
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: t.body,
-          connections: S.connections,
-          // Duration, not an amount: autocannon stops on its 1 s sampling tick, so an amount-bounded run's length
-          // is quantized to whole seconds and its req/s meaningless.
-          duration: S.hitSeconds,
-          timeout: 10,
-        });
-        rps[variant].push(r.requests.total / S.hitSeconds);
-        cpuUs[variant].push(((processCpuSeconds(app.child.pid) - cpuBefore) * 1e6) / r.requests.total);
-        errors[variant] += r.errors + r.non2xx + r.timeouts;
-        const loop = await runClosedLoop(() => t, Math.ceil(S.latencySamples / S.rounds), 1, 60_000);
-        lat[variant].push(...loop.latenciesMs);
-        errors[variant] += loop.errors;
+    for (const p of platforms)
+      for (const v of HIT_VARIANTS) await load(hitTarget(p, route, v), S.warmupSeconds);
+    const rounds = Math.max(...platforms.map((p) => p.rounds));
+    for (let round = 0; round < rounds; round++) {
+      // Alternate the platforms and rotate the variants every round, so none always runs first (or last) on a
+      // noisy machine.
+      for (const p of round % 2 ? [...platforms].reverse() : platforms) {
+        if (round >= p.rounds) continue;
+        const acc = m[p.platform];
+        for (const variant of HIT_VARIANTS.map((_, i, a) => a[(i + round) % a.length])) {
+          const t = hitTarget(p, route, variant);
+          const cpuBefore = processCpuSeconds(p.app.child.pid);
+          const r = await load(t, p.hitSeconds);
+          acc.rps[variant].push(r.requests.total / p.hitSeconds);
+          acc.cpuUs[variant].push(
+            ((processCpuSeconds(p.app.child.pid) - cpuBefore) * 1e6) / r.requests.total,
+          );
+          acc.errors[variant] += r.errors + r.non2xx + r.timeouts;
+          const loop = await runClosedLoop(() => t, Math.ceil(S.latencySamples / p.rounds), 1, 60_000);
+          acc.lat[variant].push(...loop.latenciesMs);
+          acc.errors[variant] += loop.errors;
+        }
       }
     }
-    const summary = Object.fromEntries(
-      (['ours', 'bare', 'peer'] as const).map((v) => [
-        v,
-        {
-          reqPerSec: round(median(rps[v]), 0),
-          rounds: rps[v].map((x) => round(x, 0)),
-          cpuUsPerRequest: round(median(cpuUs[v]), 0),
-          cpuRounds: cpuUs[v].map((x) => round(x, 0)),
-          latency: summarize(lat[v]),
-          errors: errors[v],
-        },
-      ]),
-    ) as unknown as Record<
-      'ours' | 'bare' | 'peer',
-      { reqPerSec: number; cpuUsPerRequest: number; latency: LatencySummary; errors: number }
-    >;
-    out[route] = {
-      ...summary,
-      oursOverBare: ratio(summary.ours.reqPerSec, summary.bare.reqPerSec),
-      oursOverPeer: ratio(summary.ours.reqPerSec, summary.peer.reqPerSec),
-      // Throughput per CPU second of the app process (bare's CPU per request over ours): what the ratio of req/s
-      // would be if each variant had the CPU to itself. On a shared machine req/s also measures the neighbours.
-      cpuOursOverBare: ratio(summary.bare.cpuUsPerRequest, summary.ours.cpuUsPerRequest),
-      cpuOursOverPeer: ratio(summary.peer.cpuUsPerRequest, summary.ours.cpuUsPerRequest),
-    };
-    if (route === 'completions') Object.assign(samplesForPlot, lat);
-    log(
-      `hits ${route}: ours ${summary.ours.reqPerSec} req/s, bare ${summary.bare.reqPerSec}, peer ${summary.peer.reqPerSec}; ` +
-        `CPU µs/req ours ${summary.ours.cpuUsPerRequest}, bare ${summary.bare.cpuUsPerRequest}, peer ${summary.peer.cpuUsPerRequest}`,
-    );
+    for (const p of platforms) {
+      const acc = m[p.platform];
+      const summary = Object.fromEntries(
+        HIT_VARIANTS.map((v) => [
+          v,
+          {
+            reqPerSec: round(median(acc.rps[v]), 0),
+            rounds: acc.rps[v].map((x) => round(x, 0)),
+            cpuUsPerRequest: round(median(acc.cpuUs[v]), 0),
+            cpuRounds: acc.cpuUs[v].map((x) => round(x, 0)),
+            latency: summarize(acc.lat[v]),
+            errors: acc.errors[v],
+          },
+        ]),
+      ) as unknown as Summary;
+      summaries[p.platform][route] = summary;
+      out[p.platform][route] = {
+        ...summary,
+        oursOverBare: ratio(summary.ours.reqPerSec, summary.bare.reqPerSec),
+        oursOverPeer: ratio(summary.ours.reqPerSec, summary.peer.reqPerSec),
+        // Throughput per CPU second of the app process (bare's CPU per request over ours): what the ratio of req/s
+        // would be if each variant had the CPU to itself. On a shared machine req/s also measures the neighbours.
+        cpuOursOverBare: ratio(summary.bare.cpuUsPerRequest, summary.ours.cpuUsPerRequest),
+        cpuOursOverPeer: ratio(summary.peer.cpuUsPerRequest, summary.ours.cpuUsPerRequest),
+      };
+      if (route === 'completions') samplesForPlot[p.platform] = acc.lat;
+      log(
+        `hits ${route} on ${p.platform}: ours ${summary.ours.reqPerSec} req/s, bare ${summary.bare.reqPerSec}, peer ${summary.peer.reqPerSec}; ` +
+          `CPU µs/req ours ${summary.ours.cpuUsPerRequest}, bare ${summary.bare.cpuUsPerRequest}, peer ${summary.peer.cpuUsPerRequest}`,
+      );
+    }
   }
+  // Fastify against Express, variant by variant (> 1: Fastify serves more per wall second / per CPU second).
+  const e = summaries.express;
+  const f = summaries.fastify;
+  const fastifyOverExpress =
+    e && f
+      ? Object.fromEntries(
+          (Object.keys(HIT_ROUTES) as HitRoute[]).map((route) => [
+            route,
+            Object.fromEntries(
+              HIT_VARIANTS.map((v) => [
+                v,
+                {
+                  reqPerSec: ratio(f[route]![v].reqPerSec, e[route]![v].reqPerSec),
+                  cpu: ratio(e[route]![v].cpuUsPerRequest, f[route]![v].cpuUsPerRequest),
+                },
+              ]),
+            ),
+          ]),
+        )
+      : undefined;
+
   mkdirSync(resultsDir, { recursive: true });
+  const colors: Record<HitVariant, string> = { ours: '#d62728', bare: '#7f7f7f', peer: '#1f77b4' };
+  const names: Record<HitVariant, string> = {
+    ours: 'ours (llm-cache)',
+    bare: 'bare (no cache)',
+    peer: 'peer (cache-manager)',
+  };
   writeFileSync(
     join(resultsDir, quick ? 'hit-latency-quick.svg' : 'hit-latency.svg'),
-    latencyCdfSvg('Cache hit latency, POST /v1/chat/completions (one request in flight)', [
-      { name: 'ours (llm-cache)', samplesMs: samplesForPlot.ours, color: '#d62728' },
-      { name: 'bare (no cache)', samplesMs: samplesForPlot.bare, color: '#7f7f7f' },
-      { name: 'peer (cache-manager)', samplesMs: samplesForPlot.peer, color: '#1f77b4' },
-    ]),
+    latencyCdfSvg(
+      'Cache hit latency, POST /v1/chat/completions (one request in flight)',
+      platforms.flatMap((p) =>
+        HIT_VARIANTS.map((v) => ({
+          name: `${names[v]}, ${p.platform}`,
+          samplesMs: samplesForPlot[p.platform][v],
+          color: colors[v],
+          // Express solid (the reference), Fastify dashed in the same colour.
+          dashed: p.platform === 'fastify',
+        })),
+      ),
+    ),
   );
-  return out;
+  return { ...out, fastifyOverExpress };
 }
 
 /**
@@ -383,31 +526,69 @@ async function benchStreamReplay(app: App) {
   return out;
 }
 
-/** 3. Miss overhead: a miss through the app vs. the same request straight to the upstream (same latency). */
+/**
+ * 3. Miss overhead, two ways, interleaved (rounds of the three variants, order rotated), one in flight:
+ * - vs. the upstream direct: a miss through the app vs. the same request straight to the upstream. Includes the app
+ *   hop (HTTP server, Nest, body parsing) and the openai SDK, which any app pays with or without a cache.
+ * - the cache's own: a miss vs. the same app's same route with the cache bypassed (`Cache-Control: no-store`: no
+ *   Redis command at all, the same provider and SDK path). The difference is what the cache adds to a miss.
+ */
 async function benchMissOverhead(app: App, upstreamPort: number) {
   const run = Date.now();
-  const viaApp = await runClosedLoop(
-    (i) => ({ port: app.port, path: '/v1/chat/completions', body: completionBody(`miss ${run} ${i}`) }),
-    S.missSamples,
-    1,
-    120_000,
-  );
-  const direct = await runClosedLoop(
-    (i) => ({ port: upstreamPort, path: '/v1/chat/completions', body: completionBody(`direct ${run} ${i}`) }),
-    S.missSamples,
-    1,
-    120_000,
-  );
-  const a = summarize(viaApp.latenciesMs);
-  const d = summarize(direct.latenciesMs);
+  const path = '/v1/chat/completions';
+  const variants = {
+    viaApp: (i: number): HttpTarget => ({ port: app.port, path, body: completionBody(`miss ${run} ${i}`) }),
+    bypass: (i: number): HttpTarget => ({
+      port: app.port,
+      path,
+      body: completionBody(`bypass ${run} ${i}`),
+      headers: { 'cache-control': 'no-store' },
+    }),
+    direct: (i: number): HttpTarget => ({
+      port: upstreamPort,
+      path,
+      body: completionBody(`direct ${run} ${i}`),
+    }),
+  };
+  const names = Object.keys(variants) as Array<keyof typeof variants>;
+  const latencies = { viaApp: [] as number[], bypass: [] as number[], direct: [] as number[] };
+  let errors = 0;
+  let n = 0;
+  // Unmeasured warm-up of both app routes (the first requests of a route run unoptimized code).
+  for (const name of ['viaApp', 'bypass'] as const) {
+    const warm = await runClosedLoop((i) => variants[name](n + i), Math.min(20, S.missSamples), 1, 60_000);
+    n += warm.latenciesMs.length + warm.errors;
+  }
+  const perRound = Math.ceil(S.missSamples / S.rounds);
+  for (let round = 0; round < S.rounds; round++) {
+    for (let v = 0; v < names.length; v++) {
+      const name = names[(v + round) % names.length];
+      const base = n;
+      const r = await runClosedLoop((i) => variants[name](base + i), perRound, 1, 120_000);
+      n += perRound;
+      latencies[name].push(...r.latenciesMs);
+      errors += r.errors;
+    }
+  }
+  const a = summarize(latencies.viaApp);
+  const b = summarize(latencies.bypass);
+  const d = summarize(latencies.direct);
   const out = {
     viaApp: a,
+    bypass: b,
     directUpstream: d,
+    /** Miss through the app − the upstream direct (app hop + SDK + cache). */
     addedP50Ms: round(a.p50Ms - d.p50Ms),
     addedP99Ms: round(a.p99Ms - d.p99Ms),
-    errors: viaApp.errors + direct.errors,
+    /** Miss − the same route bypassed (`no-store`): the cache's own cost on a miss. */
+    cacheAddedP50Ms: round(a.p50Ms - b.p50Ms),
+    cacheAddedP99Ms: round(a.p99Ms - b.p99Ms),
+    errors,
   };
-  log(`miss overhead: +${out.addedP50Ms} ms p50, +${out.addedP99Ms} ms p99`);
+  log(
+    `miss overhead vs upstream: +${out.addedP50Ms} ms p50, +${out.addedP99Ms} ms p99; ` +
+      `cache only (vs no-store): +${out.cacheAddedP50Ms} ms p50, +${out.cacheAddedP99Ms} ms p99`,
+  );
   return out;
 }
 
@@ -526,14 +707,13 @@ async function benchOutage(app: App, redis: RedisServer) {
   await redis.restart();
   await sleep(3000); // reconnect + breaker probe
   const recovered = await measure('recovered');
+  const hungOnset = await benchHangOnset(app, redis, run);
   redis.pause();
   let hung: Awaited<ReturnType<typeof measure>>;
-  let hungOnset: Awaited<ReturnType<typeof measure>>;
   let peerHung: Awaited<ReturnType<typeof measure>>;
   try {
-    // The first requests after Redis hangs each pay one command timeout until the breaker opens: measured on
-    // their own (onset), apart from the sustained outage (steady state, where only the breaker's probe pays).
-    hungOnset = await measure('hung-onset', '/v1/chat/completions', 16);
+    // The sustained outage (steady state): after the onset has passed, only the breaker's probes touch Redis.
+    await sleep(500);
     hung = await measure('hung');
     peerHung = await measure('peer-hung', '/bench/peer/v1/chat/completions');
   } finally {
@@ -548,7 +728,7 @@ async function benchOutage(app: App, redis: RedisServer) {
     ours: {
       baseline,
       down: { ...down, ...added(down, baseline) },
-      hungOnset: { ...hungOnset, ...added(hungOnset, baseline) },
+      hungOnset,
       hung: { ...hung, ...added(hung, baseline) },
       recovered,
     },
@@ -559,7 +739,76 @@ async function benchOutage(app: App, redis: RedisServer) {
     },
   };
   log(
-    `outage: ours down +${out.ours.down.addedP99Ms} ms p99 ${down.errors} errors; hung onset +${out.ours.hungOnset.addedP99Ms} ms p99, steady +${out.ours.hung.addedP99Ms} ms p99, ${hung.errors + hungOnset.errors} errors; peer down ${peerDown.errors} errors, hung ${peerHung.errors} errors`,
+    `outage: ours down +${out.ours.down.addedP99Ms} ms p99 ${down.errors} errors; hung onset +${hungOnset.addedMs.maxMs} ms max, +${hungOnset.addedMs.p99Ms} ms p99 (${hungOnset.requests} requests), steady +${out.ours.hung.addedP99Ms} ms p99, ${hung.errors + hungOnset.errors} errors; peer down ${peerDown.errors} errors, hung ${peerHung.errors} errors`,
+  );
+  return out;
+}
+
+/** Requests in flight when Redis stops, or sent this soon after: the ones that may wait on a command deadline. */
+const ONSET_WINDOW_MS = 100;
+/** How long each stop lasts: well past the 50 ms cap, so it is a hang and not a stall to learn from. */
+const ONSET_STOP_MS = 400;
+/** Healthy traffic of the same load before each stop: its p50 is what an onset request is compared with. */
+const ONSET_HEALTHY_MS = 400;
+
+/**
+ * 5b. The onset of a hang, per request: the same load as the outage phases (8 unique misses in flight, closed
+ * loop) runs on; after `ONSET_HEALTHY_MS` Redis is stopped (SIGSTOP) for `ONSET_STOP_MS`, then resumed and given a
+ * second to be used again; `S.onsetCycles` times. An onset request is one in flight at the stop (in any stage:
+ * lookup, lock, upstream, store) or sent within `ONSET_WINDOW_MS` after it; its added latency is its latency minus
+ * the p50 of the requests that ran wholly before that stop (the same load, just before).
+ */
+async function benchHangOnset(app: App, redis: RedisServer, run: number) {
+  const addedMs: number[] = [];
+  const expectedP50Ms: number[] = [];
+  let errors = 0;
+  let seq = 0;
+  for (let cycle = 0; cycle < S.onsetCycles; cycle++) {
+    const done: Array<{ startMs: number; endMs: number; ok: boolean }> = [];
+    let stopAtMs = Infinity;
+    // Bounded in time however late the stop comes (a loaded machine), and each request by 2 s.
+    const issueUntilMs = performance.now() + 10_000;
+    const worker = async () => {
+      while (performance.now() < Math.min(issueUntilMs, stopAtMs + ONSET_WINDOW_MS)) {
+        const startMs = performance.now();
+        const body = completionBody(`outage onset ${run} ${seq++}`);
+        try {
+          const res = await timedRequest({ port: app.port, path: '/v1/chat/completions', body }, 2_000);
+          done.push({ startMs, endMs: performance.now(), ok: res.status < 400 });
+        } catch {
+          done.push({ startMs, endMs: performance.now(), ok: false });
+        }
+      }
+    };
+    const workers = Promise.all(Array.from({ length: 8 }, worker));
+    await sleep(ONSET_HEALTHY_MS);
+    redis.pause();
+    stopAtMs = performance.now();
+    try {
+      await workers;
+      await sleep(Math.max(0, stopAtMs + ONSET_STOP_MS - performance.now()));
+    } finally {
+      redis.resume();
+    }
+    const healthy = done.filter((r) => r.ok && r.endMs < stopAtMs).map((r) => r.endMs - r.startMs);
+    const expected = median(healthy);
+    expectedP50Ms.push(expected);
+    for (const r of done) {
+      if (r.endMs < stopAtMs || r.startMs > stopAtMs + ONSET_WINDOW_MS) continue;
+      if (!r.ok) errors++;
+      else addedMs.push(r.endMs - r.startMs - expected);
+    }
+    await sleep(1000); // the PING that ends the fail-fast state, and the breaker closing
+  }
+  const out = {
+    cycles: S.onsetCycles,
+    requests: addedMs.length,
+    errors,
+    expectedP50Ms: round(median(expectedP50Ms)),
+    addedMs: summarize(addedMs),
+  };
+  log(
+    `hang onset: ${out.requests} requests over ${out.cycles} stops, added max ${out.addedMs.maxMs} ms, p99 ${out.addedMs.p99Ms} ms, p50 ${out.addedMs.p50Ms} ms (expected ${out.expectedP50Ms} ms), ${errors} errors`,
   );
   return out;
 }
@@ -584,32 +833,40 @@ async function scanAll(client: Redis, match: string): Promise<string[]> {
 
 function printTable(r: Record<string, any>): void {
   const rows: string[][] = [['measure', 'ours', 'bare', 'peer', 'ours/bare', 'ours/peer']];
+  for (const platform of ['express', 'fastify']) {
+    for (const route of ['completions', 'chat']) {
+      const h = r.hits[platform]?.[route];
+      if (!h) continue;
+      rows.push([
+        `hit req/s ${route} [${platform}]`,
+        h.ours.reqPerSec,
+        h.bare.reqPerSec,
+        h.peer.reqPerSec,
+        h.oursOverBare,
+        h.oursOverPeer,
+      ]);
+      rows.push([
+        `hit CPU µs/req ${route} [${platform}]`,
+        h.ours.cpuUsPerRequest,
+        h.bare.cpuUsPerRequest,
+        h.peer.cpuUsPerRequest,
+        h.cpuOursOverBare,
+        h.cpuOursOverPeer,
+      ]);
+      rows.push([
+        `hit p50/p99 ms ${route} [${platform}]`,
+        `${h.ours.latency.p50Ms}/${h.ours.latency.p99Ms}`,
+        `${h.bare.latency.p50Ms}/${h.bare.latency.p99Ms}`,
+        `${h.peer.latency.p50Ms}/${h.peer.latency.p99Ms}`,
+        '',
+        '',
+      ]);
+    }
+  }
   for (const route of ['completions', 'chat']) {
-    const h = r.hits[route];
-    rows.push([
-      `hit req/s ${route}`,
-      h.ours.reqPerSec,
-      h.bare.reqPerSec,
-      h.peer.reqPerSec,
-      h.oursOverBare,
-      h.oursOverPeer,
-    ]);
-    rows.push([
-      `hit CPU µs/req ${route}`,
-      h.ours.cpuUsPerRequest,
-      h.bare.cpuUsPerRequest,
-      h.peer.cpuUsPerRequest,
-      h.cpuOursOverBare,
-      h.cpuOursOverPeer,
-    ]);
-    rows.push([
-      `hit p50/p99 ms ${route}`,
-      `${h.ours.latency.p50Ms}/${h.ours.latency.p99Ms}`,
-      `${h.bare.latency.p50Ms}/${h.bare.latency.p99Ms}`,
-      `${h.peer.latency.p50Ms}/${h.peer.latency.p99Ms}`,
-      '',
-      '',
-    ]);
+    const x = r.hits.fastifyOverExpress?.[route];
+    if (!x) continue;
+    rows.push([`hit fastify/express by CPU per req ${route}`, x.ours.cpu, x.bare.cpu, x.peer.cpu, '', '']);
   }
   rows.push([
     `false timeouts at ${r.falseTimeouts.connections} conns (adaptive | fixed 50 ms)`,
@@ -629,8 +886,16 @@ function printTable(r: Record<string, any>): void {
     '',
   ]);
   rows.push([
-    'miss overhead p50/p99 ms',
+    'miss overhead vs upstream p50/p99 ms',
     `+${r.missOverhead.addedP50Ms}/+${r.missOverhead.addedP99Ms}`,
+    '',
+    '',
+    '',
+    '',
+  ]);
+  rows.push([
+    'miss overhead of the cache (vs no-store) p50/p99 ms',
+    `+${r.missOverhead.cacheAddedP50Ms}/+${r.missOverhead.cacheAddedP99Ms}`,
     '',
     '',
     '',
@@ -667,9 +932,10 @@ function printTable(r: Record<string, any>): void {
     '',
     '',
   ]);
+  const onset = o.ours.hungOnset;
   rows.push([
-    'redis hung onset (16 req): max ms, baseline p50 ms / errors',
-    `${o.ours.hungOnset.latency.maxMs}, ${o.ours.baseline.latency.p50Ms}/${o.ours.hungOnset.errors}`,
+    `redis hung onset (${onset.requests} req, ${onset.cycles} stops): added max/p99 ms / errors`,
+    `${onset.addedMs.maxMs}/${onset.addedMs.p99Ms} / ${onset.errors}`,
     '',
     '',
     '',

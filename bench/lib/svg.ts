@@ -3,6 +3,8 @@ export interface Series {
   name: string;
   samplesMs: number[];
   color: string;
+  /** Drawn dashed (e.g. the same series on a second platform, in the same colour). */
+  dashed?: boolean;
 }
 
 export function latencyCdfSvg(title: string, series: Series[], width = 760, height = 420): string {
@@ -42,10 +44,12 @@ export function latencyCdfSvg(title: string, series: Series[], width = 760, heig
     for (let k = 0; k < sorted.length; k += step)
       pts.push(`${x(sorted[k]).toFixed(1)},${y((k + 1) / sorted.length).toFixed(1)}`);
     if (sorted.length) pts.push(`${x(sorted[sorted.length - 1]).toFixed(1)},${y(1).toFixed(1)}`);
-    out.push(`<polyline fill="none" stroke="${s.color}" stroke-width="2" points="${pts.join(' ')}"/>`);
-    const ly = margin.top + 16 + i * 18;
+    const dash = s.dashed ? ' stroke-dasharray="6 4"' : '';
+    out.push(`<polyline fill="none" stroke="${s.color}" stroke-width="2"${dash} points="${pts.join(' ')}"/>`);
+    // Legend in the bottom-right corner: the one region a latency CDF never crosses (late and rare).
+    const ly = margin.top + plotH - 12 - (series.length - 1 - i) * 18;
     out.push(
-      `<line x1="${margin.left + plotW - 250}" y1="${ly - 4}" x2="${margin.left + plotW - 230}" y2="${ly - 4}" stroke="${s.color}" stroke-width="3"/>`,
+      `<line x1="${margin.left + plotW - 250}" y1="${ly - 4}" x2="${margin.left + plotW - 230}" y2="${ly - 4}" stroke="${s.color}" stroke-width="3"${dash}/>`,
       `<text x="${margin.left + plotW - 224}" y="${ly}">${escape(s.name)} (n=${sorted.length})</text>`,
     );
   });

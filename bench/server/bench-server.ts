@@ -1,17 +1,19 @@
 /**
  * The app under benchmark: the chatbot exactly as `npm start` builds it (same AppModule, adapter, body parser,
  * middleware and filters), plus two bench-only route groups mounted in the same process — `/bench/bare/*` (no cache
- * at all) and `/bench/peer/*` (@nestjs/cache-manager's CacheInterceptor on @keyv/redis). Configured by the same
- * environment variables as the chatbot.
+ * at all) and `/bench/peer/*` (@nestjs/cache-manager's CacheInterceptor on @keyv/redis) — and `GET /bench/platform`
+ * (the adapter the process really runs on). Configured by the same environment variables as the chatbot, so
+ * `HTTP_PLATFORM=fastify` runs all of it on Fastify.
  */
 import 'reflect-metadata';
 import { Module } from '@nestjs/common';
 import { loadChatbotConfig } from '../../apps/chatbot/src/config/chatbot.config.js';
 import { startTelemetry } from '../../apps/chatbot/src/telemetry.js';
 import { BareController } from './bare.controller.js';
+import { PlatformController } from './platform.controller.js';
 
-@Module({ controllers: [BareController] })
-class BareModule {}
+@Module({ controllers: [BareController, PlatformController] })
+class BenchRoutesModule {}
 
 async function main(): Promise<void> {
   const config = loadChatbotConfig(process.env);
@@ -24,7 +26,7 @@ async function main(): Promise<void> {
     env: process.env,
     metricsExporter: telemetry.exporter,
     logger: ['error', 'warn'],
-    imports: [BareModule, PeerModule.register(config.redis.url)],
+    imports: [BenchRoutesModule, PeerModule.register(config.redis.url)],
   });
   await app.listen(config.port, '127.0.0.1');
 }

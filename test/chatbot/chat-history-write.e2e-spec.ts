@@ -159,7 +159,7 @@ describe('POST /chat history writes', () => {
       // The prefetched lookup was for the stale history: the real key is looked up on its own.
       const commands = turnCommands(from).map((c) => c[0]);
       expect(commands.slice(0, 2)).toEqual(['MGET', 'GET']);
-      expect(commands.at(-1)).toBe('SET');
+      expect(commands.filter((c) => c === 'SET')).toHaveLength(1); // the history write
     });
 
     it('is 404 when the conversation expired in Redis, although this process remembers it', async () => {

@@ -78,6 +78,12 @@ export interface GenerateOptions {
   defaultTemperature?: number;
   control?: CacheControl;
   signal?: AbortSignal;
+  /**
+   * Answer a miss only once Redis has replied to its store, so `stored` says whether the entry was written. Off by
+   * default: the answer is returned as soon as the store is sent (one round trip less), and `storedPromise` tells
+   * the outcome. Either way this process's next lookup of the key is answered after the store.
+   */
+  awaitStore?: boolean;
 }
 
 export type LlmCacheStatus = 'hit' | 'miss' | 'refresh' | 'bypass' | 'coalesced';
@@ -89,7 +95,13 @@ export interface LlmCacheResult {
   status: LlmCacheStatus;
   ageMs?: number;
   key?: string;
+  /**
+   * Whether the answer is being stored: true once it was sent to Redis to be written (a storable miss or refresh,
+   * with Redis available). With `awaitStore`, whether Redis wrote it. False on a hit, a bypass, a coalesced answer.
+   */
   stored: boolean;
+  /** Resolves once the store is over: whether the answer was written (false when none was sent). Never rejects. */
+  storedPromise: Promise<boolean>;
 }
 
 export interface LlmStreamResult {

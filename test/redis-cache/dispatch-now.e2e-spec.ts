@@ -3,7 +3,8 @@
  * auto-pipelined batch is waiting for its replies (a plain `set` is queued behind that batch). Real Redis behind a
  * RESP-aware proxy that holds replies back, so "sent" and "answered" can be observed apart.
  */
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { Redis, type Command } from 'ioredis';
 import type { TestingModule } from '@nestjs/testing';
 import { RedisCacheService } from '@llm-cache/redis-cache';
 import { RedisServer } from '../harness/redis-server.js';
@@ -55,6 +56,19 @@ describe('RedisCacheService.set with dispatchNow', () => {
     proxy.release();
     await expect(written).resolves.toBe(true);
     await slow;
+  });
+
+  it('hands the SET to the connection synchronously, before set() returns (no tick in between)', async () => {
+    const sendCommand = jest.spyOn(Redis.prototype, 'sendCommand');
+    try {
+      const written = cache.set('sync', { v: 3 }, { dispatchNow: true });
+      // Checked before anything is awaited: an await inside set() before the write would fail this.
+      const sets = sendCommand.mock.calls.map(([c]) => c as Command).filter((c) => c.name === 'set');
+      expect(sets.map((c) => String(c.args[0]))).toEqual(['dn:sync']);
+      await expect(written).resolves.toBe(true);
+    } finally {
+      sendCommand.mockRestore();
+    }
   });
 
   it('without it, the same SET waits behind the unanswered batch (what dispatchNow avoids)', async () => {

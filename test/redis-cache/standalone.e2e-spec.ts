@@ -13,7 +13,7 @@ import {
   RedisCacheService,
   type RedisClient,
 } from '@llm-cache/redis-cache';
-import { RedisServer } from '../harness/redis-server.js';
+import { freePort, RedisServer } from '../harness/redis-server.js';
 import { cacheModule, clientList, rawClient, sleep, waitFor } from './support.js';
 
 describe('RedisCacheService on a standalone Redis', () => {
@@ -181,6 +181,48 @@ describe('RedisCacheService on a standalone Redis', () => {
       expect(await raw.exists('app:lock:k')).toBe(1);
       expect(await cache.releaseLock('lock:k', (first as { token: string }).token)).toBe(true);
       expect(await raw.exists('app:lock:k')).toBe(0);
+    });
+  });
+
+  describe('writes sent without waiting for the reply', () => {
+    it('sends the store + unlock script before resolving; a later get of this client is answered after it', async () => {
+      const lock = (await cache.acquireLock('lock:s', 5000)) as { token: string };
+      const write = await cache.sendSetAndReleaseLock(
+        's',
+        { v: 1 },
+        { ttlMs: 5000, lockKey: 'lock:s', token: lock.token },
+      );
+      expect(write.sent).toBe(true);
+      // Issued before the reply was awaited: the same connection answers it after the script.
+      const read = cache.get<{ v: number }>('s');
+      expect(await write.written).toBe(true);
+      expect(await read).toEqual({ v: 1 });
+      expect(await raw.exists('app:lock:s')).toBe(0);
+    });
+
+    it('does not send an entry over maxEntryBytes, and still releases the lock', async () => {
+      const small = await cacheModule({ url: redis.url, keyPrefix: 'app', maxEntryBytes: 64 });
+      extraModules.push(small);
+      const c = small.get(RedisCacheService);
+      const lock = (await c.acquireLock('lock:big', 5000)) as { token: string };
+      const write = await c.sendSetAndReleaseLock(
+        'big',
+        { text: 'x'.repeat(500) },
+        { ttlMs: 5000, lockKey: 'lock:big', token: lock.token },
+      );
+      expect(write.sent).toBe(false);
+      expect(await write.written).toBe(false);
+      expect(await raw.exists('app:big')).toBe(0);
+      await new Promise((r) => setTimeout(r, 50));
+      expect(await raw.exists('app:lock:big')).toBe(0);
+    });
+
+    it('reports not sent, and written false, when Redis is not connected', async () => {
+      const down = await cacheModule({ url: `redis://127.0.0.1:${await freePort()}`, keyPrefix: 'app' });
+      extraModules.push(down);
+      const write = await down.get(RedisCacheService).sendSet('skipped', { v: 1 }, { ttlMs: 5000 });
+      expect(write.sent).toBe(false);
+      expect(await write.written).toBe(false);
     });
   });
 

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { RedisCacheService } from '@llm-cache/redis-cache';
+import { RedisCacheService, type SentWrite } from '@llm-cache/redis-cache';
 import type { Found, LlmCallPlan } from './llm-call.plan.js';
 import type { LlmCacheEntry } from './stream.codec.js';
 
@@ -9,6 +9,7 @@ import type { LlmCacheEntry } from './stream.codec.js';
  */
 const CAPTURE_GZIP_HEADROOM = 16;
 const QUIET = { countStats: false } as const;
+const NOT_SENT: SentWrite = { sent: false, written: Promise.resolve(false) };
 
 /** Reading, building and writing the cache entries of LLM answers (under `plan.key`). */
 @Injectable()
@@ -23,6 +24,12 @@ export class LlmCacheEntries {
    */
   async lookup(plan: LlmCallPlan, quiet = false): Promise<Found | undefined> {
     if (plan.control.noCache) return undefined;
+    const { prefetched } = plan;
+    if (prefetched) {
+      // Read by the caller in its own round trip (and counted by the cache there); used once, by the first lookup.
+      plan.prefetched = undefined;
+      return this.accept(plan, prefetched.value as LlmCacheEntry | undefined);
+    }
     return this.accept(plan, await this.cache.get<LlmCacheEntry>(plan.key!, quiet ? QUIET : undefined));
   }
 
@@ -55,11 +62,20 @@ export class LlmCacheEntries {
 
   /** Resolves whether the entry was stored; never rejects (a cache that cannot store is not the caller's error). */
   async store(plan: LlmCallPlan, entry: LlmCacheEntry): Promise<boolean> {
+    return (await this.sendStore(plan, entry)).written;
+  }
+
+  /**
+   * `store` without waiting for Redis' reply: resolves as soon as the write is sent (queued on the connection, so
+   * this process's next lookup of the key finds it), with `written` to await the outcome. Never rejects; a failed
+   * write is logged and counted by the cache as any failed command.
+   */
+  async sendStore(plan: LlmCallPlan, entry: LlmCacheEntry): Promise<SentWrite> {
     try {
-      return await this.cache.set(plan.key!, entry, { ttlMs: plan.ttlMs });
+      return await this.cache.sendSet(plan.key!, entry, { ttlMs: plan.ttlMs });
     } catch (err) {
       this.logger.warn(`not caching ${plan.key}: ${(err as Error).message}`);
-      return false;
+      return NOT_SENT;
     }
   }
 
@@ -68,15 +84,20 @@ export class LlmCacheEntries {
    * Resolves whether the entry was stored (the lock is released either way); never rejects.
    */
   async storeAndUnlock(plan: LlmCallPlan, entry: LlmCacheEntry, token: string): Promise<boolean> {
+    return (await this.sendStoreAndUnlock(plan, entry, token)).written;
+  }
+
+  /** `storeAndUnlock` without waiting for Redis' reply (see `sendStore`). Never rejects. */
+  async sendStoreAndUnlock(plan: LlmCallPlan, entry: LlmCacheEntry, token: string): Promise<SentWrite> {
     try {
-      return await this.cache.setAndReleaseLock(plan.key!, entry, {
+      return await this.cache.sendSetAndReleaseLock(plan.key!, entry, {
         ttlMs: plan.ttlMs,
         lockKey: plan.lockKey!,
         token,
       });
     } catch (err) {
       this.logger.warn(`not caching ${plan.key}: ${(err as Error).message}`);
-      return false;
+      return NOT_SENT;
     }
   }
 

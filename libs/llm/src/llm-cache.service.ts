@@ -19,7 +19,7 @@ import type {
 } from './llm-cache.interfaces.js';
 import { LlmCacheMetrics } from './llm-cache.metrics.js';
 import { LlmCacheTracing } from './llm-cache.tracing.js';
-import { LlmCallCoordinator } from './llm-call.coordinator.js';
+import { LlmCallCoordinator, releaseAndSend } from './llm-call.coordinator.js';
 import type { LlmCallPlan } from './llm-call.plan.js';
 import type { LlmProvider } from './llm-provider.interface.js';
 import { LlmRequestContext } from './llm-request.context.js';
@@ -39,6 +39,9 @@ import { validateChatCompletionRequest } from './request.validator.js';
 import { entryToCompletion, isStorableFinish, type LlmCacheEntry } from './stream.codec.js';
 
 export type { LlmCallPlan } from './llm-call.plan.js';
+
+/** The `storedPromise` of an answer nothing was to be stored for (a hit, a bypass, a coalesced answer). */
+const NOT_STORED = Promise.resolve(false);
 
 /**
  * `generateTextWithCache()` and friends: the seed's cached LLM call with canonical keys, tenant isolation,
@@ -88,13 +91,23 @@ export class LlmCacheService {
     const { accounting } = this;
     if (!plan.key) {
       const response = await this.upstream.complete(plan);
-      return accounting.finish(plan, { response, cached: false, status: 'bypass', stored: false });
+      return accounting.finish(plan, {
+        response,
+        cached: false,
+        status: 'bypass',
+        stored: false,
+        storedPromise: NOT_STORED,
+      });
     }
     const found = await this.entries.lookup(plan);
     if (found) {
       return accounting.finish(
         plan,
-        { response: entryToCompletion(found.entry), ...accounting.served(plan, found, 'hit') },
+        {
+          response: entryToCompletion(found.entry),
+          ...accounting.served(plan, found, 'hit'),
+          storedPromise: NOT_STORED,
+        },
         found.entry.ttlMs,
       );
     }
@@ -114,8 +127,9 @@ export class LlmCacheService {
           );
           // Stored or not (cut off by max_tokens, filtered), it is the answer to the followers' identical request.
           const entry = this.entries.create(plan, latencyMs, { completion: response });
-          const stored = await release(entry, storable);
-          return { response, stored };
+          // Answered once the write is sent, not after Redis' reply (unless the caller asked to await it).
+          const { stored, storedPromise } = await releaseAndSend(release, entry, storable, plan.awaitStore);
+          return { response, stored, storedPromise };
         } finally {
           stop.dispose();
         }
@@ -126,7 +140,11 @@ export class LlmCacheService {
       const { found: f } = outcome;
       return accounting.finish(
         plan,
-        { response: entryToCompletion(f.entry), ...accounting.served(plan, f, 'coalesced') },
+        {
+          response: entryToCompletion(f.entry),
+          ...accounting.served(plan, f, 'coalesced'),
+          storedPromise: NOT_STORED,
+        },
         f.entry.ttlMs,
       );
     }
@@ -226,6 +244,20 @@ export class LlmCacheService {
     return this.keyPolicy.explain(request, tenant, provider.identity);
   }
 
+  /**
+   * The cache key `generateTextWithCache(request, provider, options)` would look up now (same validation, tenant,
+   * cache controls and determinism rules), or undefined when that call would bypass the cache. For a caller that
+   * reads the entry in a round trip of its own and hands it back as `options.prefetched`.
+   * Throws like the call for a bad request.
+   */
+  cacheKeyFor(
+    request: ChatCompletionRequest,
+    provider?: LlmProvider,
+    options: GenerateOptions = {},
+  ): string | undefined {
+    return this.plan(request, provider, options).key;
+  }
+
   /** Resolves a call's plan; throws `LlmRequestValidationError` for a bad request. */
   protected plan(
     request: ChatCompletionRequest,
@@ -263,8 +295,13 @@ export class LlmCacheService {
       tenant,
       control,
       ttlMs,
-      signal: options.signal ?? ctx?.signal,
+      // Read when a call reaches the provider or waits for a leader, not before: the interceptor makes the
+      // request's signal on first use, so a hit never pays for one.
+      get signal() {
+        return options.signal ?? ctx?.signal;
+      },
       startMs: performance.now(),
+      awaitStore: options.awaitStore === true,
     };
     if (bypass) {
       if (control.onlyIfCached)
@@ -273,6 +310,7 @@ export class LlmCacheService {
     }
     plan.key = this.keyPolicy.key(effective, tenant, resolvedProvider.identity);
     plan.lockKey = `${LLM_LOCK_NAMESPACE}:${plan.key.slice(LLM_KEY_NAMESPACE.length + 1)}`;
+    if (options.prefetched?.key === plan.key) plan.prefetched = { value: options.prefetched.value };
     return plan;
   }
 

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { RedisCacheService, type LockResult } from '@llm-cache/redis-cache';
+import { RedisCacheService, type LockResult, type SentWrite } from '@llm-cache/redis-cache';
 import { sleep, throwIfAborted } from './abortable.js';
 import { LlmCacheEntries } from './llm-cache.entries.js';
 import type { ResolvedLlmCacheOptions } from './llm-cache.interfaces.js';
@@ -13,15 +13,44 @@ export type Coordinated<R> = { role: 'follower'; found: Found } | { role: 'leade
  * Leaders call this exactly once: with their entry (followers get it, stored or not: it answers their identical
  * request), `'alone'` (a success with nothing to share: followers call the provider themselves, concurrently) or
  * nothing (a failure: one follower leads next). With `store`, the entry is also written to the cache — together
- * with the lock's release, in one round trip — and the promise resolves whether it was written.
+ * with the lock's release, in one round trip — and the promise resolves whether it was written (never rejects).
+ * `onSent`, when given, is called as soon as that write (or the lock's release alone) has been sent to Redis and the
+ * followers of this process have their outcome — with whether the entry was sent to be stored. Sent means queued on
+ * the connection: this process's later commands on the key are answered after it, so a leader may answer its caller
+ * then instead of waiting one more round trip for Redis' reply (see `releaseAndSend`).
  */
-export type Release = (handoff?: LlmCacheEntry | 'alone', store?: boolean) => Promise<boolean>;
+export type Release = (
+  handoff?: LlmCacheEntry | 'alone',
+  store?: boolean,
+  onSent?: (sent: boolean) => void,
+) => Promise<boolean>;
 /**
  * A leader's work: `release` as above; `followers()` counts the callers of this process waiting for it now;
  * `boundMs`, when others may wait for it (a flight and a lock), is the longest its work may stay silent (a stream:
  * between two chunks). The lock is extended while the leader runs, so a long, healthy answer is never cut.
  */
 export type Lead<R> = (release: Release, followers: () => number, boundMs?: number) => Promise<R>;
+
+const NOT_SENT: SentWrite = { sent: false, written: Promise.resolve(false) };
+
+/**
+ * A leader's hand-over of its entry: `release(entry, store)`, answered as soon as the write has been sent (`stored`:
+ * whether the entry was sent to be stored) instead of after Redis' reply — or after it with `awaitStore` (`stored`:
+ * whether it was written). `storedPromise` resolves whether it was written and never rejects.
+ */
+export async function releaseAndSend(
+  release: Release,
+  entry: LlmCacheEntry,
+  store: boolean,
+  awaitStore = false,
+): Promise<{ stored: boolean; storedPromise: Promise<boolean> }> {
+  let onSent!: (sent: boolean) => void;
+  const sent = new Promise<boolean>((resolve) => (onSent = resolve));
+  // A Release of a replaced coordinator may reject or never call onSent: then its outcome is the answer.
+  const storedPromise = release(entry, store, onSent).catch(() => false);
+  const stored = awaitStore ? await storedPromise : await Promise.race([sent, storedPromise]);
+  return { stored, storedPromise };
+}
 
 /** A follower re-tries after a failed leader at most this often before calling the provider itself. */
 const MAX_LEADER_ATTEMPTS = 5;
@@ -100,15 +129,16 @@ export class LlmCallCoordinator {
       throw err;
     }
     const keeper = token ? this.keepLock(plan.lockKey!, token) : undefined;
-    const release: Release = async (handoff, store = false) => {
+    const release: Release = async (handoff, store = false, onSent) => {
       keeper?.stop();
-      // The lock first: a follower of this process that leads next must not find our stale lock and wait on it.
-      let stored = false;
+      // The lock goes first (sent before the followers are settled): a follower of this process that leads next must
+      // not find our stale lock and wait on it. Its own lock command goes out on the same connection, after ours.
+      let write: SentWrite = NOT_SENT;
       if (store && typeof handoff === 'object') {
-        stored = token
-          ? await this.entries.storeAndUnlock(plan, handoff, token)
-          : await this.entries.store(plan, handoff);
-      } else if (token) await this.cache.releaseLock(plan.lockKey!, token);
+        write = token
+          ? await this.entries.sendStoreAndUnlock(plan, handoff, token)
+          : await this.entries.sendStore(plan, handoff);
+      } else if (token) void this.cache.releaseLock(plan.lockKey!, token);
       flight.settle(
         handoff === 'alone'
           ? { ok: false, alone: true }
@@ -116,7 +146,8 @@ export class LlmCallCoordinator {
             ? { ok: true, value: handoff }
             : { ok: false },
       );
-      return stored;
+      onSent?.(write.sent);
+      return write.written;
     };
     const result = await this.runLeader(
       lead,
@@ -202,8 +233,12 @@ export class LlmCallCoordinator {
   protected runAlone<R>(plan: LlmCallPlan, lead: Lead<R>): Promise<R> {
     return this.runLeader(
       lead,
-      async (handoff, store) =>
-        store && typeof handoff === 'object' ? this.entries.store(plan, handoff) : false,
+      async (handoff, store, onSent) => {
+        const write =
+          store && typeof handoff === 'object' ? await this.entries.sendStore(plan, handoff) : NOT_SENT;
+        onSent?.(write.sent);
+        return write.written;
+      },
       () => 0,
     );
   }
@@ -215,10 +250,13 @@ export class LlmCallCoordinator {
     boundMs?: number,
   ): Promise<R> {
     let released = false;
-    const once: Release = async (handoff, store) => {
-      if (released) return false;
+    const once: Release = async (handoff, store, onSent) => {
+      if (released) {
+        onSent?.(false);
+        return false;
+      }
       released = true;
-      return release(handoff, store);
+      return release(handoff, store, onSent);
     };
     try {
       return await lead(once, followers, boundMs);

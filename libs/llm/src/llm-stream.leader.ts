@@ -3,7 +3,7 @@ import { ChunkBroadcast } from './chunk-broadcast.js';
 import { LlmCacheAccounting } from './llm-cache.accounting.js';
 import { LlmCacheEntries } from './llm-cache.entries.js';
 import type { LlmStreamResult, ResolvedLlmCacheOptions } from './llm-cache.interfaces.js';
-import type { Release } from './llm-call.coordinator.js';
+import { releaseAndSend, type Release } from './llm-call.coordinator.js';
 import type { Found, LlmCallPlan } from './llm-call.plan.js';
 import { callerAborted, LlmProviderError } from './llm-provider.error.js';
 import type { ChatCompletionChunk } from './llm.types.js';
@@ -104,8 +104,12 @@ export class LlmStreamLeader {
         if (clean && !broadcast.isCapturing) handoff = 'alone';
         else if (clean && hasFinished(broadcast.chunks)) {
           handoff = this.entries.create(plan, performance.now() - t0, { chunks: broadcast.chunks });
-          // Stored together with the lock's release (one round trip); the `finally` below is then a no-op.
-          stored = await release(handoff, isCompleteStream(broadcast.chunks, this.options.storeLengthFinish));
+          // Stored together with the lock's release (one round trip); the `finally` below is then a no-op. The
+          // caller's stream ends once the write is sent, so its next identical request finds the entry.
+          const storable = isCompleteStream(broadcast.chunks, this.options.storeLengthFinish);
+          const { storedPromise: written } = await releaseAndSend(release, handoff, storable);
+          broadcast.end();
+          stored = await written;
         }
       } catch (err) {
         // Never reject: the caller may not even look at storedPromise, and followers must be released.
@@ -115,6 +119,7 @@ export class LlmStreamLeader {
       } finally {
         clearTimeout(cap);
         stop.dispose();
+        broadcast.end();
         await release(handoff).catch(() => undefined);
       }
       return stored;
@@ -155,8 +160,9 @@ export class LlmStreamLeader {
   }
 
   /**
-   * Reads the upstream to its end into `broadcast`; resolves whether it ended cleanly (never rejects). Stops as soon
-   * as `signal` aborts, even if the provider does not notice; `abortError` names a reason other than the caller.
+   * Reads the upstream to its end into `broadcast`; resolves whether it ended cleanly (never rejects). A failure ends
+   * `broadcast` with its error; a clean end leaves it to the caller to end (once the entry's write is sent). Stops as
+   * soon as `signal` aborts, even if the provider does not notice; `abortError` names a reason other than the caller.
    */
   protected async pump(
     plan: LlmCallPlan,
@@ -181,7 +187,6 @@ export class LlmStreamLeader {
         step = await Promise.race([upstream.iterator.next(), aborted]);
       }
       if (signal.aborted) throw abortError() ?? callerAborted('stream aborted by the caller');
-      broadcast.end();
       return true;
     } catch (err) {
       broadcast.end(this.accounting.failed(abortError() ?? err, plan));

@@ -27,6 +27,7 @@ export {
   RedisCacheService,
   type LockResult,
   type LockUnlessPresentResult,
+  type SentWrite,
   type RequireRedisOption,
 } from './redis-cache.service.js';
 export { RedisUnavailableError, type DeleteByPatternResult } from './redis-cache.errors.js';

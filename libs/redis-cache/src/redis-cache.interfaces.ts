@@ -96,6 +96,13 @@ export interface CacheSetOptions {
   ttlMs?: number;
   /** Only write when the key does not exist (SET NX). */
   onlyIfAbsent?: boolean;
+  /**
+   * Write the command to the Redis connection before `set()` returns (synchronous encoding, no auto-pipelining
+   * batch, which waits for the end of the tick and for an earlier batch's replies). For a write the caller does not
+   * await but that must be on the wire before the caller answers someone (a conversation turn). One socket write of
+   * its own. Still bounded, breaker-guarded and fail-open like every command.
+   */
+  dispatchNow?: boolean;
 }
 
 export interface CacheStats {

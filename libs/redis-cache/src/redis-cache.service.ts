@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import type { CacheBackend } from './cache-backend.interface.js';
-import { decodeEntry, encodeEntry, entryByteLength } from './cache-entry.codec.js';
+import { decodeEntry, encodeEntry, encodeEntrySync, entryByteLength } from './cache-entry.codec.js';
 import { CircuitBreaker, type CircuitState } from './circuit-breaker.js';
 import { CommandDeadline } from './command-deadline.js';
 import { REDIS_CACHE_BACKEND, REDIS_CACHE_RESOLVED_OPTIONS } from './redis-cache.constants.js';
@@ -45,6 +45,19 @@ export type LockUnlessPresentResult<T> =
   | LockResult
   /** The entry exists; `value` is undefined when it could not be decoded. */
   | { status: 'present'; value: T | undefined };
+
+/**
+ * A write handed to Redis without waiting for its reply (`sendSet`, `sendSetAndReleaseLock`): the caller may answer
+ * its own client while Redis applies it.
+ */
+export interface SentWrite {
+  /** Whether the command was sent; false when it was dropped before (Redis unavailable, over `maxEntryBytes`). */
+  sent: boolean;
+  /** Resolves once Redis replied: whether the value was written. Never rejects. */
+  written: Promise<boolean>;
+}
+
+const NOT_SENT: SentWrite = { sent: false, written: Promise.resolve(false) };
 
 class CacheTimeoutError extends Error {}
 
@@ -194,17 +207,27 @@ export class RedisCacheService implements OnModuleInit, OnApplicationShutdown {
    * dropped: Redis unavailable, entry over `maxEntryBytes`, or `onlyIfAbsent` and the key existed.
    */
   async set(key: string, value: unknown, options: CacheSetOptions = {}): Promise<boolean> {
+    return (await this.sendSet(key, value, options)).written;
+  }
+
+  /**
+   * `set` without waiting for Redis' reply: resolves as soon as the write is sent (queued on the connection, so any
+   * later command of this process — a `get` of the same key — is answered after it), with `written` to await the
+   * outcome. `sent: false` when it was dropped before sending (unavailable, over `maxEntryBytes`).
+   */
+  async sendSet(key: string, value: unknown, options: CacheSetOptions = {}): Promise<SentWrite> {
     const ttlMs = this.resolveTtl(options.ttlMs);
-    const encoded = await encodeEntry(value, this.options.compressThresholdBytes);
-    if (entryByteLength(encoded) > this.options.maxEntryBytes) {
-      this.logger.warn(`not caching ${key}: ${entryByteLength(encoded)} bytes > maxEntryBytes`);
-      return false;
-    }
-    return this.run(
-      'set',
-      () => this.backend.set(this.fullKey(key), encoded, ttlMs, !!options.onlyIfAbsent),
-      false,
-    );
+    // `dispatchNow`: nothing may be awaited before the command is issued (an await would hand the tick back).
+    const encoded = options.dispatchNow
+      ? this.encodeForStoreSync(key, value)
+      : await this.encodeForStore(key, value);
+    if (encoded === undefined) return NOT_SENT;
+    const onlyIfAbsent = !!options.onlyIfAbsent;
+    const dispatchNow = !!options.dispatchNow;
+    return this.send('set', (sent) => {
+      sent();
+      return this.backend.set(this.fullKey(key), encoded, ttlMs, onlyIfAbsent, dispatchNow);
+    });
   }
 
   /** Raw string access for stores that serialize themselves (the Keyv store behind CACHE_MANAGER). */
@@ -314,29 +337,50 @@ export class RedisCacheService implements OnModuleInit, OnApplicationShutdown {
     value: unknown,
     options: CacheSetOptions & { lockKey: string; token: string },
   ): Promise<boolean> {
+    return (await this.sendSetAndReleaseLock(key, value, options)).written;
+  }
+
+  /**
+   * `setAndReleaseLock` without waiting for Redis' reply: resolves as soon as the script is sent (see `sendSet`),
+   * with `written` to await the outcome. An entry dropped before sending still has its lock released.
+   */
+  async sendSetAndReleaseLock(
+    key: string,
+    value: unknown,
+    options: CacheSetOptions & { lockKey: string; token: string },
+  ): Promise<SentWrite> {
     const { lockKey, token } = options;
-    let encoded: Buffer | string;
+    let encoded: Buffer | string | undefined;
+    let ttlMs: number;
     try {
-      const ttlMs = this.resolveTtl(options.ttlMs);
-      encoded = await encodeEntry(value, this.options.compressThresholdBytes);
-      if (entryByteLength(encoded) > this.options.maxEntryBytes) {
-        this.logger.warn(`not caching ${key}: ${entryByteLength(encoded)} bytes > maxEntryBytes`);
-        await this.releaseLock(lockKey, token);
-        return false;
-      }
-      const write = () =>
-        this.backend.setAndDeleteIfEquals(this.fullKey(key), encoded, ttlMs, this.fullKey(lockKey), token);
-      let failed = false;
-      await this.run('set', write, undefined, undefined, (err) => {
-        failed = true;
-        // A refused script (not a timeout: a hung server may still run it) leaves the lock: drop it on its own.
-        if (err !== undefined && !isTimeout(err)) void this.releaseLock(lockKey, token);
-      });
-      return !failed;
+      ttlMs = this.resolveTtl(options.ttlMs);
+      encoded = await this.encodeForStore(key, value);
     } catch (err) {
       await this.releaseLock(lockKey, token);
       throw err;
     }
+    if (encoded === undefined) {
+      void this.releaseLock(lockKey, token);
+      return NOT_SENT;
+    }
+    const entry = encoded;
+    return this.send(
+      'set',
+      (sent) => {
+        sent();
+        return this.backend.setAndDeleteIfEquals(
+          this.fullKey(key),
+          entry,
+          ttlMs,
+          this.fullKey(lockKey),
+          token,
+        );
+      },
+      // A refused script (not a timeout: a hung server may still run it) leaves the lock: drop it on its own.
+      (err) => {
+        if (err !== undefined && !isTimeout(err)) void this.releaseLock(lockKey, token);
+      },
+    );
   }
 
   /** Releases a lock only if this owner still holds it (an expired lock taken by another owner is left alone). */
@@ -450,6 +494,47 @@ export class RedisCacheService implements OnModuleInit, OnApplicationShutdown {
     const start = performance.now();
     await withTimeout(this.backend.ping(), timeoutMs);
     return performance.now() - start;
+  }
+
+  /** The encoded value, or undefined (logged) when it is over `maxEntryBytes`; throws when not encodable. */
+  private async encodeForStore(key: string, value: unknown): Promise<Buffer | string | undefined> {
+    return this.fitsEntry(key, await encodeEntry(value, this.options.compressThresholdBytes));
+  }
+
+  /** `encodeForStore` on this tick (gzip, when needed, blocks instead of going to the thread pool). */
+  private encodeForStoreSync(key: string, value: unknown): Buffer | string | undefined {
+    return this.fitsEntry(key, encodeEntrySync(value, this.options.compressThresholdBytes));
+  }
+
+  private fitsEntry(key: string, encoded: Buffer | string): Buffer | string | undefined {
+    if (entryByteLength(encoded) <= this.options.maxEntryBytes) return encoded;
+    this.logger.warn(`not caching ${key}: ${entryByteLength(encoded)} bytes > maxEntryBytes`);
+    return undefined;
+  }
+
+  /**
+   * Starts one write under `run` and returns at once: `sent` says whether the command reached a ready connection
+   * (`call` reports it just before calling the backend; the breaker or the fail-fast state may refuse it first),
+   * `written` whether Redis applied it (never rejects).
+   */
+  private send(
+    operation: string,
+    call: (sent: () => void) => Promise<unknown>,
+    onFailure?: (err?: unknown) => void,
+  ): SentWrite {
+    let sent = false;
+    let failed = false;
+    const written = this.run(
+      operation,
+      () => call(() => (sent = this.backend.isReady())),
+      undefined,
+      undefined,
+      (err) => {
+        failed = true;
+        onFailure?.(err);
+      },
+    ).then(() => !failed);
+    return { sent, written };
   }
 
   /**

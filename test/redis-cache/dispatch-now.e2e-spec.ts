@@ -1,6 +1,7 @@
 /**
- * `set(..., { dispatchNow: true })` puts the SET on the connection before `set()` returns, even while an
- * auto-pipelined batch is waiting for its replies (a plain `set` is queued behind that batch). Real Redis behind a
+ * `set(..., { dispatchNow: true })` puts the SET on the connection before the caller resumes from its next await,
+ * even while an auto-pipelined batch is waiting for its replies (a plain `set` is queued behind that batch), and
+ * the SETs issued before that point share one socket write. Real Redis behind a
  * RESP-aware proxy that holds replies back, so "sent" and "answered" can be observed apart.
  */
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
@@ -40,10 +41,9 @@ describe('RedisCacheService.set with dispatchNow', () => {
     return { slow }; // wrapped: an async function returning a promise would wait for it
   }
 
-  it('is on the wire when set() returns, while an earlier batch is still unanswered', async () => {
+  it('is on the wire at once, while an earlier batch is still unanswered', async () => {
     const { slow } = await busyConnection();
     const written = cache.set('now', { v: 1 }, { dispatchNow: true });
-    // No await, no timer: the proxy has it as soon as the loopback delivers it.
     await sleep(30);
     expect(sent('now')).toBe(true);
     // A second client already reads it from Redis, although the writer has no answer yet.
@@ -58,16 +58,32 @@ describe('RedisCacheService.set with dispatchNow', () => {
     await slow;
   });
 
-  it('hands the SET to the connection synchronously, before set() returns (no tick in between)', async () => {
+  it('hands the SET to the connection before the caller resumes from its first await', async () => {
     const sendCommand = jest.spyOn(Redis.prototype, 'sendCommand');
     try {
       const written = cache.set('sync', { v: 3 }, { dispatchNow: true });
-      // Checked before anything is awaited: an await inside set() before the write would fail this.
+      // One await, no timer: a set() that awaited anything (encoding, a batch) before its write would fail this.
+      await Promise.resolve();
       const sets = sendCommand.mock.calls.map(([c]) => c as Command).filter((c) => c.name === 'set');
       expect(sets.map((c) => String(c.args[0]))).toEqual(['dn:sync']);
       await expect(written).resolves.toBe(true);
     } finally {
       sendCommand.mockRestore();
+    }
+  });
+
+  it("shares one socket write among the SETs issued before that point (one tick's turns)", async () => {
+    const from = proxy.commands.length;
+    const written = ['b1', 'b2', 'b3'].map((k) => cache.set(k, { k }, { dispatchNow: true }));
+    await expect(Promise.all(written)).resolves.toEqual([true, true, true]);
+    const sets = proxy.commands.slice(from).filter((c) => c.args[0] === 'SET');
+    expect(sets.map((c) => c.args[1])).toEqual(['dn:b1', 'dn:b2', 'dn:b3']);
+    expect(new Set(sets.map((c) => c.chunk)).size).toBe(1);
+    const other = rawClient(redis.port);
+    try {
+      expect(await other.mget('dn:b1', 'dn:b2', 'dn:b3')).toEqual(['{"k":"b1"}', '{"k":"b2"}', '{"k":"b3"}']);
+    } finally {
+      other.disconnect();
     }
   });
 

@@ -12,8 +12,8 @@ export interface CacheBackend {
   get(key: string): Promise<Buffer | null>;
   mget(keys: string[]): Promise<Array<Buffer | null>>;
   /**
-   * Returns false when `onlyIfAbsent` was asked and the key existed. `dispatchNow`: the command is handed to the
-   * connection before `set` returns, not batched for later (see `CacheSetOptions.dispatchNow`).
+   * Returns false when `onlyIfAbsent` was asked and the key existed. `dispatchNow`: the command is on the
+   * connection before the caller resumes from its next await (see `CacheSetOptions.dispatchNow`).
    */
   set(
     key: string,

@@ -97,10 +97,11 @@ export interface CacheSetOptions {
   /** Only write when the key does not exist (SET NX). */
   onlyIfAbsent?: boolean;
   /**
-   * Write the command to the Redis connection before `set()` returns (synchronous encoding, no auto-pipelining
-   * batch, which waits for the end of the tick and for an earlier batch's replies). For a write the caller does not
-   * await but that must be on the wire before the caller answers someone (a conversation turn). One socket write of
-   * its own. Still bounded, breaker-guarded and fail-open like every command.
+   * Write the command to the Redis connection before the caller resumes from its next `await` (synchronous
+   * encoding; not ioredis' auto-pipelining batch, which waits for the end of the tick and for an earlier batch's
+   * replies). For a write the caller does not await but that must be on the wire before it answers someone (a
+   * conversation turn). The SETs issued this way before that point (turns answered in the same tick) share one socket
+   * write. Still bounded, breaker-guarded and fail-open like every command.
    */
   dispatchNow?: boolean;
 }

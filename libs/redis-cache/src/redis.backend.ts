@@ -104,18 +104,64 @@ export class RedisBackend implements CacheBackend {
     const px = Math.max(1, Math.ceil(ttlMs));
     if (dispatchNow && !(this.client instanceof Cluster) && this.client.options.enableAutoPipelining) {
       // Auto-pipelining would hold the command until the tick's end (setImmediate), and longer while an earlier
-      // batch waits for its replies; sendCommand writes it to the socket now, behind what is already on the wire.
-      // (A cluster client does not auto-pipeline: its SET below is written at once.)
+      // batch waits for its replies. (A cluster client does not auto-pipeline: its SET below is written at once.)
       const args = onlyIfAbsent ? [key, value, 'PX', px, 'NX'] : [key, value, 'PX', px];
-      const command = new Command('set', args, { replyEncoding: 'utf8' });
-      this.client.sendCommand(command);
-      return ((await command.promise) as string | null) === 'OK';
+      return ((await this.sendBeforeNextMicrotask(args)) as string | null) === 'OK';
     }
     const reply = onlyIfAbsent
       ? await this.client.set(key, value, 'PX', px, 'NX')
       : await this.client.set(key, value, 'PX', px);
     return reply === 'OK';
   }
+
+  /**
+   * Queues a SET for a write that a microtask queued now performs: it runs before anything that awaits after this call
+   * resumes (microtasks run in order), so a caller that awaits once has its command on the socket, behind what is
+   * already there; SETs queued by other requests' code running before that microtask share its one socket write
+   * (turns answered in the same tick), instead of one write each.
+   */
+  private sendBeforeNextMicrotask(args: Array<string | Buffer | number>): Promise<unknown> {
+    let batch = this.nowBatch;
+    if (!batch) {
+      batch = this.nowBatch = [];
+      queueMicrotask(() => this.flushNowBatch());
+    }
+    const queued = batch;
+    return new Promise((resolve, reject) => queued.push({ args, resolve, reject }));
+  }
+
+  private flushNowBatch(): void {
+    const batch = this.nowBatch ?? [];
+    this.nowBatch = undefined;
+    const client = this.client as Redis;
+    if (batch.length === 1) {
+      const [{ args, resolve, reject }] = batch;
+      const command = new Command('set', args, { replyEncoding: 'utf8' });
+      client.sendCommand(command);
+      command.promise.then(resolve, reject);
+      return;
+    }
+    // One pipeline: written in one socket write, synchronously (no scripts in it); each SET gets its own reply.
+    const pipeline = client.pipeline();
+    for (const { args } of batch) pipeline.call('set', ...args);
+    pipeline.exec().then(
+      (results) =>
+        batch.forEach(({ resolve, reject }, i) => {
+          const [err, reply] = results?.[i] ?? [new Error('no reply in the pipeline')];
+          if (err) reject(err);
+          else resolve(reply);
+        }),
+      (err: unknown) => batch.forEach(({ reject }) => reject(err)),
+    );
+  }
+
+  private nowBatch:
+    | Array<{
+        args: Array<string | Buffer | number>;
+        resolve: (reply: unknown) => void;
+        reject: (err: unknown) => void;
+      }>
+    | undefined;
 
   async delete(keys: string[]): Promise<number> {
     if (keys.length === 0) return 0;

@@ -33,8 +33,8 @@ export const MAX_PENDING_WRITES = 10_000;
  * Fail-open like the cache: with Redis down a turn is answered without its history rather than failed.
  *
  * Writes leave the turn's critical path without reordering turns:
- * - a write is on the Redis connection (`dispatchNow`) before `append` returns, so before the client gets its
- *   reply. A next turn the client sends after that reply reaches Redis after the write — also through another
+ * - a write is on the Redis connection (`dispatchNow`) before the caller of `append` resumes from awaiting it, so
+ *   before the client gets its reply. A next turn the client sends after that reply reaches Redis after the write — also through another
  *   replica on the same Redis: the write is in Redis' socket buffer before the reply leaves this process, and
  *   Redis serves one command at a time.
  * - in this process the next turn of a conversation reads only after the previous turn's write was answered
@@ -88,8 +88,8 @@ export class ConversationStore implements OnApplicationShutdown {
   }
 
   /**
-   * Appends messages and keeps the newest `CONVERSATION_MAX_MESSAGES`. The write is handed to the Redis connection
-   * before this returns; it resolves at once (the write settles in the background, the next turn of the same
+   * Appends messages and keeps the newest `CONVERSATION_MAX_MESSAGES`. The write is on the Redis connection before
+   * the caller resumes from awaiting this; it resolves at once (the write settles in the background, the next turn of the same
    * conversation in this process waits for it), or when the write settled if too many are pending. Never rejects.
    */
   append(

@@ -2,7 +2,7 @@ import { describe, expect, it, jest } from '@jest/globals';
 import { Logger } from '@nestjs/common';
 import type { RedisCacheService } from '@llm-cache/redis-cache';
 import type { ChatbotConfig } from '../config/chatbot.config.js';
-import { ConversationStore, RECENT_CONVERSATIONS } from './conversation.store.js';
+import { ConversationStore, RECENT_CONVERSATIONS, RECENT_HISTORY_CHARS } from './conversation.store.js';
 
 /** A cache whose writes settle when the spec says so; reads see what was written (like Redis would). */
 function fakeCache() {
@@ -106,6 +106,20 @@ describe('ConversationStore', () => {
     values.delete('conv:t:c1');
     await expect(store.loadWith('t', 'c1', 'llm:k')).resolves.toMatchObject({ conversation: null });
     expect(await store.recentHistory('t', 'c1')).toBeUndefined();
+  });
+
+  it('bounds what it remembers in characters too, and never remembers one huge history', async () => {
+    const { cache, writes } = fakeCache();
+    const store = new ConversationStore(cache as unknown as RedisCacheService, config);
+    const long = (n: number) => [{ role: 'user' as const, content: 'x'.repeat(n) }];
+    await store.append('t', 'huge', [], long(RECENT_HISTORY_CHARS / 100 + 1));
+    expect(await (writes[0].settle(true), store.recentHistory('t', 'huge'))).toBeUndefined();
+    const each = RECENT_HISTORY_CHARS / 100; // 101 of these are over the budget: the oldest goes
+    for (let i = 0; i <= 100; i++) await store.append('t', `c${i}`, [], long(each));
+    for (const w of writes) w.settle(true);
+    expect(await store.recentHistory('t', 'c0')).toBeUndefined();
+    expect(await store.recentHistory('t', 'c1')).toBeDefined();
+    expect(await store.recentHistory('t', 'c100')).toBeDefined();
   });
 
   it('waits for pending writes on shutdown, bounded in time', async () => {

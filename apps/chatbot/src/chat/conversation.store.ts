@@ -24,6 +24,8 @@ interface StoredConversation {
 
 /** Conversations whose last known revision this process remembers (the newest used ones; oldest dropped). */
 export const RECENT_CONVERSATIONS = 1000;
+/** ...and at most this many characters of their messages together (a speed-up must not hold much memory). */
+export const RECENT_HISTORY_CHARS = 2_000_000;
 /** Above this many unanswered writes a turn waits for its own write (back-pressure instead of an unbounded map). */
 export const MAX_PENDING_WRITES = 10_000;
 
@@ -45,7 +47,8 @@ export const MAX_PENDING_WRITES = 10_000;
 export class ConversationStore implements OnApplicationShutdown {
   private readonly logger = new Logger('ConversationStore');
   private readonly pendingWrites = new Map<string, Promise<boolean>>();
-  private readonly recent = new Map<string, Conversation>();
+  private readonly recent = new Map<string, Conversation & { chars: number }>();
+  private recentChars = 0;
 
   constructor(
     private readonly cache: RedisCacheService,
@@ -84,7 +87,8 @@ export class ConversationStore implements OnApplicationShutdown {
   async recentHistory(tenant: string, conversationId: string): Promise<Conversation | undefined> {
     const key = this.key(tenant, conversationId);
     await this.pendingWrites.get(key);
-    return this.recent.get(key);
+    const recent = this.recent.get(key);
+    return recent && { messages: recent.messages, rev: recent.rev };
   }
 
   /**
@@ -121,7 +125,7 @@ export class ConversationStore implements OnApplicationShutdown {
       .then((saved) => {
         if (this.pendingWrites.get(key) === settled) this.pendingWrites.delete(key);
         // Redis does not hold this revision: the next turn must not take it for the stored history.
-        if (!saved && this.recent.get(key)?.rev === rev) this.recent.delete(key);
+        if (!saved && this.recent.get(key)?.rev === rev) this.forget(key);
         return saved;
       });
     if (this.pendingWrites.size >= MAX_PENDING_WRITES) return settled.then(() => undefined);
@@ -157,15 +161,29 @@ export class ConversationStore implements OnApplicationShutdown {
       return conversation;
     }
     // A miss and a failed read look alike: one more round trip, on misses only, tells them apart.
-    this.recent.delete(key);
+    this.forget(key);
     return (await this.cache.exists(key)) === false ? null : { messages: [] };
   }
 
   private remember(key: string, conversation: Conversation): void {
-    this.recent.delete(key);
+    this.forget(key);
     if (conversation.rev === undefined) return;
-    this.recent.set(key, conversation);
-    if (this.recent.size > RECENT_CONVERSATIONS) this.recent.delete(this.recent.keys().next().value!);
+    const chars = conversation.messages.reduce(
+      (sum, m) => sum + (typeof m.content === 'string' ? m.content.length : 0),
+      0,
+    );
+    if (chars > RECENT_HISTORY_CHARS / 100) return; // one huge history would push out a hundred ordinary ones
+    this.recent.set(key, { ...conversation, chars });
+    this.recentChars += chars;
+    while (this.recent.size > RECENT_CONVERSATIONS || this.recentChars > RECENT_HISTORY_CHARS)
+      this.forget(this.recent.keys().next().value!);
+  }
+
+  private forget(key: string): void {
+    const known = this.recent.get(key);
+    if (!known) return;
+    this.recent.delete(key);
+    this.recentChars -= known.chars;
   }
 
   private notSaved(key: string, why: string): void {

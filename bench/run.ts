@@ -37,6 +37,7 @@ const S = quick
       streamSamples: 100,
       missSamples: 40,
       outage: 60,
+      onsetCycles: 3,
       rtHits: 100,
     }
   : {
@@ -48,6 +49,7 @@ const S = quick
       streamSamples: 1000,
       missSamples: 300,
       outage: 400,
+      onsetCycles: 10,
       rtHits: 1000,
     };
 const UPSTREAM_LATENCY_MS = 20;
@@ -705,14 +707,13 @@ async function benchOutage(app: App, redis: RedisServer) {
   await redis.restart();
   await sleep(3000); // reconnect + breaker probe
   const recovered = await measure('recovered');
+  const hungOnset = await benchHangOnset(app, redis, run);
   redis.pause();
   let hung: Awaited<ReturnType<typeof measure>>;
-  let hungOnset: Awaited<ReturnType<typeof measure>>;
   let peerHung: Awaited<ReturnType<typeof measure>>;
   try {
-    // The first requests after Redis hangs each pay one command timeout until the breaker opens: measured on
-    // their own (onset), apart from the sustained outage (steady state, where only the breaker's probe pays).
-    hungOnset = await measure('hung-onset', '/v1/chat/completions', 16);
+    // The sustained outage (steady state): after the onset has passed, only the breaker's probes touch Redis.
+    await sleep(500);
     hung = await measure('hung');
     peerHung = await measure('peer-hung', '/bench/peer/v1/chat/completions');
   } finally {
@@ -727,7 +728,7 @@ async function benchOutage(app: App, redis: RedisServer) {
     ours: {
       baseline,
       down: { ...down, ...added(down, baseline) },
-      hungOnset: { ...hungOnset, ...added(hungOnset, baseline) },
+      hungOnset,
       hung: { ...hung, ...added(hung, baseline) },
       recovered,
     },
@@ -738,7 +739,76 @@ async function benchOutage(app: App, redis: RedisServer) {
     },
   };
   log(
-    `outage: ours down +${out.ours.down.addedP99Ms} ms p99 ${down.errors} errors; hung onset +${out.ours.hungOnset.addedP99Ms} ms p99, steady +${out.ours.hung.addedP99Ms} ms p99, ${hung.errors + hungOnset.errors} errors; peer down ${peerDown.errors} errors, hung ${peerHung.errors} errors`,
+    `outage: ours down +${out.ours.down.addedP99Ms} ms p99 ${down.errors} errors; hung onset +${hungOnset.addedMs.maxMs} ms max, +${hungOnset.addedMs.p99Ms} ms p99 (${hungOnset.requests} requests), steady +${out.ours.hung.addedP99Ms} ms p99, ${hung.errors + hungOnset.errors} errors; peer down ${peerDown.errors} errors, hung ${peerHung.errors} errors`,
+  );
+  return out;
+}
+
+/** Requests in flight when Redis stops, or sent this soon after: the ones that may wait on a command deadline. */
+const ONSET_WINDOW_MS = 100;
+/** How long each stop lasts: well past the 50 ms cap, so it is a hang and not a stall to learn from. */
+const ONSET_STOP_MS = 400;
+/** Healthy traffic of the same load before each stop: its p50 is what an onset request is compared with. */
+const ONSET_HEALTHY_MS = 400;
+
+/**
+ * 5b. The onset of a hang, per request: the same load as the outage phases (8 unique misses in flight, closed
+ * loop) runs on; after `ONSET_HEALTHY_MS` Redis is stopped (SIGSTOP) for `ONSET_STOP_MS`, then resumed and given a
+ * second to be used again; `S.onsetCycles` times. An onset request is one in flight at the stop (in any stage:
+ * lookup, lock, upstream, store) or sent within `ONSET_WINDOW_MS` after it; its added latency is its latency minus
+ * the p50 of the requests that ran wholly before that stop (the same load, just before).
+ */
+async function benchHangOnset(app: App, redis: RedisServer, run: number) {
+  const addedMs: number[] = [];
+  const expectedP50Ms: number[] = [];
+  let errors = 0;
+  let seq = 0;
+  for (let cycle = 0; cycle < S.onsetCycles; cycle++) {
+    const done: Array<{ startMs: number; endMs: number; ok: boolean }> = [];
+    let stopAtMs = Infinity;
+    // Bounded in time however late the stop comes (a loaded machine), and each request by 2 s.
+    const issueUntilMs = performance.now() + 10_000;
+    const worker = async () => {
+      while (performance.now() < Math.min(issueUntilMs, stopAtMs + ONSET_WINDOW_MS)) {
+        const startMs = performance.now();
+        const body = completionBody(`outage onset ${run} ${seq++}`);
+        try {
+          const res = await timedRequest({ port: app.port, path: '/v1/chat/completions', body }, 2_000);
+          done.push({ startMs, endMs: performance.now(), ok: res.status < 400 });
+        } catch {
+          done.push({ startMs, endMs: performance.now(), ok: false });
+        }
+      }
+    };
+    const workers = Promise.all(Array.from({ length: 8 }, worker));
+    await sleep(ONSET_HEALTHY_MS);
+    redis.pause();
+    stopAtMs = performance.now();
+    try {
+      await workers;
+      await sleep(Math.max(0, stopAtMs + ONSET_STOP_MS - performance.now()));
+    } finally {
+      redis.resume();
+    }
+    const healthy = done.filter((r) => r.ok && r.endMs < stopAtMs).map((r) => r.endMs - r.startMs);
+    const expected = median(healthy);
+    expectedP50Ms.push(expected);
+    for (const r of done) {
+      if (r.endMs < stopAtMs || r.startMs > stopAtMs + ONSET_WINDOW_MS) continue;
+      if (!r.ok) errors++;
+      else addedMs.push(r.endMs - r.startMs - expected);
+    }
+    await sleep(1000); // the PING that ends the fail-fast state, and the breaker closing
+  }
+  const out = {
+    cycles: S.onsetCycles,
+    requests: addedMs.length,
+    errors,
+    expectedP50Ms: round(median(expectedP50Ms)),
+    addedMs: summarize(addedMs),
+  };
+  log(
+    `hang onset: ${out.requests} requests over ${out.cycles} stops, added max ${out.addedMs.maxMs} ms, p99 ${out.addedMs.p99Ms} ms, p50 ${out.addedMs.p50Ms} ms (expected ${out.expectedP50Ms} ms), ${errors} errors`,
   );
   return out;
 }
@@ -862,9 +932,10 @@ function printTable(r: Record<string, any>): void {
     '',
     '',
   ]);
+  const onset = o.ours.hungOnset;
   rows.push([
-    'redis hung onset (16 req): max ms, baseline p50 ms / errors',
-    `${o.ours.hungOnset.latency.maxMs}, ${o.ours.baseline.latency.p50Ms}/${o.ours.hungOnset.errors}`,
+    `redis hung onset (${onset.requests} req, ${onset.cycles} stops): added max/p99 ms / errors`,
+    `${onset.addedMs.maxMs}/${onset.addedMs.p99Ms} / ${onset.errors}`,
     '',
     '',
     '',

@@ -58,6 +58,52 @@ describe('generateTextWithCache against real Redis and a real OpenAI-compatible 
     }
   });
 
+  it('uses a value the caller prefetched from cacheKeyFor(request) as its lookup, and only for that key', async () => {
+    const req = chat('prefetch me');
+    const first = await fx.llm.generateTextWithCache(req);
+    const key = fx.llm.cacheKeyFor(req)!;
+    expect(key).toBe(first.key);
+    expect(fx.llm.cacheKeyFor(req, undefined, { control: { noStore: true } })).toBeUndefined();
+    const value = await fx.cache.get<Record<string, unknown>>(key);
+
+    const client = new Redis(redis.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+    const monitor = await client.monitor();
+    const sent: string[] = [];
+    monitor.on('monitor', (_time: string, args: string[], source: string) => {
+      if (source !== 'lua' && args[0] !== 'info') sent.push(args[0].toLowerCase());
+    });
+    try {
+      await sleep(100);
+      const hit = await fx.llm.generateTextWithCache(req, undefined, { prefetched: { key, value } });
+      expect(hit).toMatchObject({ status: 'hit', cached: true, key });
+      // A prefetched value for another key is not this call's: it looks up its own.
+      const other = { key: 'llm:v2:default:{not-this-one}', value };
+      expect((await fx.llm.generateTextWithCache(req, undefined, { prefetched: other })).status).toBe('hit');
+      await sleep(200);
+      expect(sent).toEqual(['get']);
+    } finally {
+      monitor.disconnect();
+      client.disconnect();
+    }
+
+    // The value is checked like a value read by the lookup: served when valid (nothing of it is in Redis here),
+    // refused when older than max-age.
+    const fresh = chat('never stored');
+    const freshKey = fx.llm.cacheKeyFor(fresh)!;
+    const served = await fx.llm.generateTextWithCache(fresh, undefined, {
+      prefetched: { key: freshKey, value: { ...value, createdAtMs: Date.now() } },
+    });
+    expect(served).toMatchObject({ status: 'hit', cached: true });
+    expect(served.response.choices).toEqual(first.response.choices);
+    expect(upstream.callCount).toBe(1);
+    const stale = await fx.llm.generateTextWithCache(fresh, undefined, {
+      control: { maxAgeMs: 10 },
+      prefetched: { key: freshKey, value: { ...value, createdAtMs: Date.now() - 60_000 } },
+    });
+    expect(stale).toMatchObject({ status: 'miss', cached: false });
+    expect(upstream.callCount).toBe(2);
+  });
+
   it('serves the second identical request from Redis without calling the provider', async () => {
     const first = await fx.llm.generateTextWithCache(chat('hello there'));
     expect(first).toMatchObject({ cached: false, status: 'miss', stored: true });

@@ -228,7 +228,7 @@ describe('fail-open: hung Redis with the adaptive deadline (the default)', () =>
 
   beforeAll(async () => {
     redis = await RedisServer.start();
-    // The module's defaults (floor 10 ms, 4 × the recent p99), capped by the same 50 ms.
+    // The module's defaults (floor 5 ms, 4 × the recent p99), capped by the same 50 ms.
     mod = await cacheModule({ ...options(redis.url), adaptiveTimeout: {} });
     cache = mod.get(RedisCacheService);
   });

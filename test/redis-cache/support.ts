@@ -18,7 +18,7 @@ export function rawClient(port: number): Redis {
  * fail-open) miss, which would make a spec about something else flaky. The fail-open specs set 50 ms explicitly.
  */
 export async function cacheModule(options: RedisCacheModuleOptions): Promise<TestingModule> {
-  // Likewise the adaptive deadline (a multiple of the recent p99, floor 10 ms) is off unless a spec asks for it.
+  // Likewise the adaptive deadline (a multiple of the recent p99, floor 5 ms) is off unless a spec asks for it.
   const withTimeout = {
     commandTimeoutMs: TEST_COMMAND_TIMEOUT_MS,
     adaptiveTimeout: false as const,

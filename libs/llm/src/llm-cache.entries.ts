@@ -24,6 +24,12 @@ export class LlmCacheEntries {
    */
   async lookup(plan: LlmCallPlan, quiet = false): Promise<Found | undefined> {
     if (plan.control.noCache) return undefined;
+    const { prefetched } = plan;
+    if (prefetched) {
+      // Read by the caller in its own round trip (and counted by the cache there); used once, by the first lookup.
+      plan.prefetched = undefined;
+      return this.accept(plan, prefetched.value as LlmCacheEntry | undefined);
+    }
     return this.accept(plan, await this.cache.get<LlmCacheEntry>(plan.key!, quiet ? QUIET : undefined));
   }
 

@@ -1,6 +1,6 @@
 import { Injectable, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { Observable, map } from 'rxjs';
+import { Observable } from 'rxjs';
 import {
   cacheStatusHeaders,
   onClientDisconnect,
@@ -22,6 +22,9 @@ export interface CacheLlmResponseOptions {
   ttlMs?: number;
 }
 
+/** What `parseCacheControl` returns without a header or a body field; frozen, as it is shared. */
+const NO_CACHE_CONTROL: CacheControl = Object.freeze({});
+
 interface HttpRequestLike {
   headers: Record<string, string | string[] | undefined>;
   body?: unknown;
@@ -38,40 +41,66 @@ export class LlmCacheInterceptor implements NestInterceptor {
   /** Name of the cache in `Cache-Status`. */
   protected readonly cacheName: string = 'llm-cache';
 
+  private readonly routeOptions = new WeakMap<object, WeakMap<object, CacheLlmResponseOptions>>();
+
   constructor(protected readonly reflector: Reflector) {}
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     if (context.getType() !== 'http') return next.handle();
     const route = this.getRouteOptions(context);
     const control = this.getCacheControl(context);
-    const abort = new AbortController();
-    // The client went away before the answer was complete: stop paying for it (and never store a partial stream).
-    onClientDisconnect(context.switchToHttp().getResponse<HttpResponseLike>(), () => abort.abort());
+    const res = context.switchToHttp().getResponse<HttpResponseLike>();
+    let abort: AbortController | undefined;
     const llmContext: LlmRequestContextData = {
       tenant: this.getTenant(context),
       control,
       ttlMs: route.ttlMs,
-      signal: abort.signal,
+      // Made on first use, i.e. when a call goes to the provider: a hit never reads it, and an AbortController plus a
+      // 'close' listener per request were a measurable part of a hit's CPU. A client that already left by then
+      // aborts it at once (onClientDisconnect checks the response's state when registering).
+      get signal(): AbortSignal {
+        if (!abort) {
+          const controller = (abort = new AbortController());
+          // The client went away before the answer was complete: stop paying for it (and never store a partial stream).
+          onClientDisconnect(res, () => controller.abort());
+        }
+        return abort.signal;
+      },
       requestId: this.getRequestId(context),
     };
+    // One Observable around the handler's, no operator chain: the context must be entered when Nest subscribes
+    // (that is when the handler runs), and the result mapped before it is written.
     return new Observable((subscriber) =>
       LlmRequestContext.run(llmContext, () =>
-        next
-          .handle()
-          .pipe(map((result) => this.onResult(context, llmContext, result)))
-          .subscribe(subscriber),
+        next.handle().subscribe({
+          next: (result) => subscriber.next(this.onResult(context, llmContext, result)),
+          error: (err: unknown) => subscriber.error(err),
+          complete: () => subscriber.complete(),
+        }),
       ),
     );
   }
 
-  /** `@CacheLlmResponse()` options of the controller class, overridden field by field by the method's own. */
+  /**
+   * `@CacheLlmResponse()` options of the controller class, overridden field by field by the method's own. Metadata
+   * does not change after start-up: resolved once per (class, handler), not per request.
+   */
   protected getRouteOptions(context: ExecutionContext): CacheLlmResponseOptions {
-    const [onClass, onMethod] = this.reflector.getAll<(CacheLlmResponseOptions | undefined)[]>(
-      LLM_CACHE_ROUTE_OPTIONS,
-      [context.getClass(), context.getHandler()],
-    );
-    const overrides = Object.entries(onMethod ?? {}).filter(([, value]) => value !== undefined);
-    return { ...onClass, ...Object.fromEntries(overrides) };
+    const cls = context.getClass();
+    const handler = context.getHandler();
+    let byHandler = this.routeOptions.get(cls);
+    if (!byHandler) this.routeOptions.set(cls, (byHandler = new WeakMap()));
+    let options = byHandler.get(handler);
+    if (!options) {
+      const [onClass, onMethod] = this.reflector.getAll<(CacheLlmResponseOptions | undefined)[]>(
+        LLM_CACHE_ROUTE_OPTIONS,
+        [cls, handler],
+      );
+      const overrides = Object.entries(onMethod ?? {}).filter(([, value]) => value !== undefined);
+      options = Object.freeze({ ...onClass, ...Object.fromEntries(overrides) });
+      byHandler.set(handler, options);
+    }
+    return options;
   }
 
   /**
@@ -99,6 +128,8 @@ export class LlmCacheInterceptor implements NestInterceptor {
     const body = req.body as Record<string, unknown> | undefined;
     const fromBody = body && typeof body === 'object' ? body.cache : undefined;
     if (body && typeof body === 'object' && 'cache' in body) delete body.cache;
+    // Most requests carry neither: one shared empty control instead of a parse and two objects per request.
+    if (header === undefined && fromBody === undefined) return NO_CACHE_CONTROL;
     return parseCacheControl(Array.isArray(header) ? header.join(', ') : header, fromBody);
   }
 

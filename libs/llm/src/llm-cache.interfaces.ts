@@ -79,11 +79,23 @@ export interface GenerateOptions {
   control?: CacheControl;
   signal?: AbortSignal;
   /**
+   * The value the caller already read from the call's key (`cacheKeyFor`), e.g. in one round trip with its own
+   * data: used as the lookup's GET when `key` is the call's key (then validated, aged, counted and served exactly
+   * like a value read by the lookup), ignored otherwise.
+   */
+  prefetched?: PrefetchedEntry;
+  /**
    * Answer a miss only once Redis has replied to its store, so `stored` says whether the entry was written. Off by
    * default: the answer is returned as soon as the store is sent (one round trip less), and `storedPromise` tells
    * the outcome. Either way this process's next lookup of the key is answered after the store.
    */
   awaitStore?: boolean;
+}
+
+/** A value read from a cache key by the caller (undefined: the key held nothing, or the read failed). */
+export interface PrefetchedEntry {
+  key: string;
+  value: unknown;
 }
 
 export type LlmCacheStatus = 'hit' | 'miss' | 'refresh' | 'bypass' | 'coalesced';

@@ -244,6 +244,20 @@ export class LlmCacheService {
     return this.keyPolicy.explain(request, tenant, provider.identity);
   }
 
+  /**
+   * The cache key `generateTextWithCache(request, provider, options)` would look up now (same validation, tenant,
+   * cache controls and determinism rules), or undefined when that call would bypass the cache. For a caller that
+   * reads the entry in a round trip of its own and hands it back as `options.prefetched`.
+   * Throws like the call for a bad request.
+   */
+  cacheKeyFor(
+    request: ChatCompletionRequest,
+    provider?: LlmProvider,
+    options: GenerateOptions = {},
+  ): string | undefined {
+    return this.plan(request, provider, options).key;
+  }
+
   /** Resolves a call's plan; throws `LlmRequestValidationError` for a bad request. */
   protected plan(
     request: ChatCompletionRequest,
@@ -281,7 +295,11 @@ export class LlmCacheService {
       tenant,
       control,
       ttlMs,
-      signal: options.signal ?? ctx?.signal,
+      // Read when a call reaches the provider or waits for a leader, not before: the interceptor makes the
+      // request's signal on first use, so a hit never pays for one.
+      get signal() {
+        return options.signal ?? ctx?.signal;
+      },
       startMs: performance.now(),
       awaitStore: options.awaitStore === true,
     };
@@ -292,6 +310,7 @@ export class LlmCacheService {
     }
     plan.key = this.keyPolicy.key(effective, tenant, resolvedProvider.identity);
     plan.lockKey = `${LLM_LOCK_NAMESPACE}:${plan.key.slice(LLM_KEY_NAMESPACE.length + 1)}`;
+    if (options.prefetched?.key === plan.key) plan.prefetched = { value: options.prefetched.value };
     return plan;
   }
 

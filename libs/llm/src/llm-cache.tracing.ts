@@ -58,8 +58,13 @@ export class LlmCacheTracing {
   /** key → the upstream span of the in-process leader working on it, for the followers' links. */
   private readonly leaders = new Map<string, { context: SpanContext; untilMs: number }>();
 
+  /** The API's no-op provider (what a fresh ProxyTracerProvider delegates to), to tell "no SDK" apart cheaply. */
+  private readonly noopTracerProvider?: unknown;
+  private cachedTracer?: OtelApi.Tracer;
+
   constructor() {
     this.api = loadOtelApi();
+    this.noopTracerProvider = this.api ? new this.api.ProxyTracerProvider().getDelegate() : undefined;
     const metrics = loadMetricService();
     this.operationDuration = metrics.getHistogram('gen_ai.client.operation.duration', {
       description: 'GenAI operation duration (upstream calls; cache hits make none)',
@@ -87,8 +92,8 @@ export class LlmCacheTracing {
     fn: () => Promise<R>,
   ): Promise<R> {
     const api = this.api;
-    if (!api) return fn();
-    const span = api.trace.getTracer('@llm-cache/llm').startSpan('llm_cache.request', {
+    if (!api || !this.tracerRegistered(api)) return fn();
+    const span = this.tracer(api).startSpan('llm_cache.request', {
       kind: api.SpanKind.INTERNAL,
       attributes: {
         'llm_cache.tenant': plan.tenant,
@@ -115,6 +120,20 @@ export class LlmCacheTracing {
     } finally {
       span.end();
     }
+  }
+
+  /**
+   * Whether an SDK registered a tracer provider. Without one every span is a no-op, so a call skips even building
+   * the span's attributes (a measurable part of a cache hit's CPU). Checked per call: an SDK may start later.
+   */
+  private tracerRegistered(api: Api): boolean {
+    const provider = api.trace.getTracerProvider() as Partial<OtelApi.ProxyTracerProvider>;
+    return typeof provider.getDelegate !== 'function' || provider.getDelegate() !== this.noopTracerProvider;
+  }
+
+  /** One tracer: `getTracer` makes a new proxy object per call until an SDK is registered. */
+  private tracer(api: Api): OtelApi.Tracer {
+    return (this.cachedTracer ??= api.trace.getTracer('@llm-cache/llm'));
   }
 
   /** The upstream call of a non-streamed completion, as a GenAI CLIENT span plus the GenAI metrics. */
@@ -230,7 +249,7 @@ export class LlmCacheTracing {
     ];
     for (const [name, value] of numeric) if (typeof value === 'number') attributes[name] = value;
     if (this.captureContent) attributes['gen_ai.input.messages'] = JSON.stringify(request.messages);
-    const span = api.trace.getTracer('@llm-cache/llm').startSpan(`chat ${request.model}`, {
+    const span = this.tracer(api).startSpan(`chat ${request.model}`, {
       kind: api.SpanKind.CLIENT,
       attributes,
     });
@@ -318,10 +337,8 @@ class StreamAbandoned extends Error {
 
 /** The digest part of `<prefix>:llm:v<n>:<tenant>:{<sha256>}`, shortened: enough to correlate, never content. */
 function keyDigestPrefix(key: string): string {
-  return key
-    .slice(key.lastIndexOf(':') + 1)
-    .replace(/[{}]/g, '')
-    .slice(0, 16);
+  const digest = key.slice(key.lastIndexOf(':') + 1);
+  return (digest.startsWith('{') ? digest.slice(1) : digest).slice(0, 16);
 }
 
 /** `stale`: a miss because the entry found was older than the caller's `max-age` (it was fetched again). */

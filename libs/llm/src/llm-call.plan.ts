@@ -15,6 +15,8 @@ export interface LlmCallPlan {
   key?: string;
   lockKey?: string;
   startMs: number;
+  /** What the caller read from `key` already (`GenerateOptions.prefetched`); the first lookup uses it instead of a GET. */
+  prefetched?: { value: unknown };
   /** Wait for Redis' reply to the store before answering (`GenerateOptions.awaitStore`). */
   awaitStore?: boolean;
   /** Set when an entry was found but was older than the caller's `max-age` (traces call that miss `stale`). */

@@ -17,8 +17,6 @@ export const DEFAULT_MAX_REQUEST_DEPTH = 64;
  * carrying one at any depth is probing for prototype pollution in whatever handles it after us (here or upstream).
  */
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
-/** A UTF-16 surrogate without its pair: not a character, not encodable as UTF-8; providers reject or mangle it. */
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 const ROLES = new Set(['system', 'developer', 'user', 'assistant', 'tool', 'function']);
 
@@ -113,19 +111,25 @@ function checkTree(body: Record<string, unknown>, max: number): void {
       continue;
     }
     if (typeof value === 'string') {
-      if (LONE_SURROGATE.test(value)) fail(pathOf(node), 'strings must be valid Unicode (a lone surrogate)');
+      if (!value.isWellFormed()) fail(pathOf(node), 'strings must be valid Unicode (a lone surrogate)');
       continue;
     }
     if (typeof value !== 'object' || value === null) continue;
     if (node.depth > max) fail(pathOf(node), `nested more than ${max} levels deep`);
     if (Array.isArray(value)) {
-      value.forEach((v, i) => stack.push({ value: v, depth: node.depth + 1, name: i, parent: node }));
+      for (let i = 0; i < value.length; i++)
+        stack.push({ value: value[i], depth: node.depth + 1, name: i, parent: node });
       continue;
     }
-    for (const [k, v] of Object.entries(value)) {
-      const child = { value: v, depth: node.depth + 1, name: k, parent: node };
+    for (const k of Object.keys(value)) {
+      const child = {
+        value: (value as Record<string, unknown>)[k],
+        depth: node.depth + 1,
+        name: k,
+        parent: node,
+      };
       if (FORBIDDEN_KEYS.has(k)) fail(pathOf(child), `the key "${k}" is not allowed`);
-      if (LONE_SURROGATE.test(k)) fail(pathOf(child), 'keys must be valid Unicode (a lone surrogate)');
+      if (!k.isWellFormed()) fail(pathOf(child), 'keys must be valid Unicode (a lone surrogate)');
       stack.push(child);
     }
   }

@@ -11,8 +11,17 @@ export interface CacheBackend {
   disconnect(): Promise<void>;
   get(key: string): Promise<Buffer | null>;
   mget(keys: string[]): Promise<Array<Buffer | null>>;
-  /** Returns false when `onlyIfAbsent` was asked and the key existed. */
-  set(key: string, value: Buffer | string, ttlMs: number, onlyIfAbsent: boolean): Promise<boolean>;
+  /**
+   * Returns false when `onlyIfAbsent` was asked and the key existed. `dispatchNow`: the command is handed to the
+   * connection before `set` returns, not batched for later (see `CacheSetOptions.dispatchNow`).
+   */
+  set(
+    key: string,
+    value: Buffer | string,
+    ttlMs: number,
+    onlyIfAbsent: boolean,
+    dispatchNow?: boolean,
+  ): Promise<boolean>;
   delete(keys: string[]): Promise<number>;
   /** How many of `keys` exist (live, not expired), without reading their values. */
   exists(keys: string[]): Promise<number>;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { decodeEntry, encodeEntry, entryByteLength } from './cache-entry.codec.js';
+import { decodeEntry, encodeEntry, encodeEntrySync, entryByteLength } from './cache-entry.codec.js';
 
 describe('cache entry codec', () => {
   it('stores small values as plain JSON text, readable with redis-cli GET', async () => {
@@ -59,5 +59,15 @@ describe('cache entry codec', () => {
   it('reports the stored size in bytes', () => {
     expect(entryByteLength('€')).toBe(3);
     expect(entryByteLength(Buffer.alloc(7))).toBe(7);
+  });
+
+  it('encodeEntrySync gives what encodeEntry gives, without yielding (plain and gzip, also past the async size)', async () => {
+    const small = { a: 'x'.repeat(10) };
+    expect(encodeEntrySync(small, 1024)).toBe(await encodeEntry(small, 1024));
+    const large = { a: 'y'.repeat(100 * 1024) };
+    const sync = encodeEntrySync(large, 1024);
+    expect(Buffer.isBuffer(sync)).toBe(true);
+    expect(await decodeEntry(sync as Buffer)).toEqual(large);
+    expect(() => encodeEntrySync(undefined, 1024)).toThrow(TypeError);
   });
 });

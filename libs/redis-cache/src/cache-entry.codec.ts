@@ -11,10 +11,21 @@ const ASYNC_ZLIB_BYTES = 64 * 1024;
  * (0x1f 0x8b), so the format needs no extra header and plain entries stay readable with `redis-cli GET`.
  */
 export async function encodeEntry(value: unknown, compressThresholdBytes: number): Promise<Buffer | string> {
-  const json = JSON.stringify(value);
-  if (json === undefined) throw new TypeError('value is not JSON-serializable');
+  const json = toJson(value);
   if (Buffer.byteLength(json) <= compressThresholdBytes) return json;
   return json.length > ASYNC_ZLIB_BYTES ? gzipAsync(json) : gzipSync(json);
+}
+
+/** `encodeEntry` without the thread pool: for a caller that must issue the write before yielding the tick. */
+export function encodeEntrySync(value: unknown, compressThresholdBytes: number): Buffer | string {
+  const json = toJson(value);
+  return Buffer.byteLength(json) <= compressThresholdBytes ? json : gzipSync(json);
+}
+
+function toJson(value: unknown): string {
+  const json = JSON.stringify(value);
+  if (json === undefined) throw new TypeError('value is not JSON-serializable');
+  return json;
 }
 
 export async function decodeEntry<T>(raw: Buffer): Promise<T> {

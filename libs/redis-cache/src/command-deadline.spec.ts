@@ -2,9 +2,11 @@ import { spawn } from 'node:child_process';
 import { connect } from 'node:net';
 import { describe, expect, it } from '@jest/globals';
 import { CommandDeadline } from './command-deadline.js';
-import { withTimeout } from './redis-cache.service.js';
+import { eventLoopIdleMs, withTimeout } from './redis-cache.service.js';
 
 const options = { capMs: 50, floorMs: 3, p99Multiplier: 4 };
+/** A clock that counts all time as idle: the process waiting with nothing else to do. */
+const wallClock = () => performance.now();
 
 describe('CommandDeadline', () => {
   it('waits the full cap until enough latencies are known', () => {
@@ -39,6 +41,31 @@ describe('CommandDeadline', () => {
     expect(deadlines[0]).toBe(3);
     expect(deadlines.at(-1)).toBe(50);
     expect(deadlines).toEqual([...deadlines].sort((a, b) => a - b));
+  });
+  it('stays at least twice the longest wait Redis answered lately, forgetting it with a half-life', () => {
+    let nowMs = 0;
+    const d = new CommandDeadline(options, () => nowMs);
+    for (let i = 0; i < 511; i++) d.recordSuccess(0.3);
+    // One stall in 512 commands: invisible to the p99, but it hit every command in flight at once.
+    d.recordSuccess(9);
+    expect(d.p99()).toBe(0.3);
+    expect(d.currentMs).toBe(18);
+    nowMs = 20_000;
+    for (let i = 0; i < 64; i++) d.recordSuccess(0.3);
+    expect(d.currentMs).toBeCloseTo(9, 5);
+    nowMs = 200_000;
+    for (let i = 0; i < 64; i++) d.recordSuccess(0.3);
+    expect(d.currentMs).toBe(3);
+  });
+
+  it('learns from a reply that came after its deadline but within the cap; not from one after a long hang', () => {
+    const d = new CommandDeadline(options, () => 0);
+    for (let i = 0; i < 512; i++) d.recordSuccess(0.3);
+    expect(d.currentMs).toBe(3);
+    d.recordLateReply(400, false);
+    expect(d.currentMs).toBe(3);
+    d.recordLateReply(7, true);
+    expect(d.currentMs).toBe(14);
   });
 });
 
@@ -83,14 +110,10 @@ describe('withTimeout', () => {
     const ticker = setInterval(() => (lastReplyAtMs = performance.now()), 2);
     try {
       const late = new Promise<string>((r) => setTimeout(() => r('late'), 40));
-      await expect(withTimeout(late, 10, { lastReplyAtMs: () => lastReplyAtMs, capMs: 200 })).resolves.toBe(
-        'late',
-      );
+      const liveness = { idleClockMs: wallClock, lastReplyIdleMs: () => lastReplyAtMs };
+      await expect(withTimeout(late, 10, { ...liveness, capMs: 200 })).resolves.toBe('late');
       // Still bounded by the cap.
-      const never = withTimeout(new Promise(() => undefined), 10, {
-        lastReplyAtMs: () => lastReplyAtMs,
-        capMs: 60,
-      });
+      const never = withTimeout(new Promise(() => undefined), 10, { ...liveness, capMs: 60 });
       const start = performance.now();
       await expect(never).rejects.toThrow(/timed out/);
       expect(performance.now() - start).toBeGreaterThanOrEqual(55);
@@ -102,12 +125,45 @@ describe('withTimeout', () => {
   it('with liveness, gives up after the deadline of silence', async () => {
     const start = performance.now();
     await expect(
-      withTimeout(new Promise(() => undefined), 10, { lastReplyAtMs: () => 0, capMs: 1000 }),
+      withTimeout(new Promise(() => undefined), 10, {
+        idleClockMs: wallClock,
+        lastReplyIdleMs: () => 0,
+        capMs: 1000,
+      }),
     ).rejects.toThrow(/timed out after 10 ms/);
     expect(performance.now() - start).toBeLessThan(200);
   });
 
   it('still rejects a reply that never comes', async () => {
     await expect(withTimeout(new Promise(() => undefined), 5)).rejects.toThrow(/timed out after 5 ms/);
+  });
+
+  it('with liveness, counts silence on the idle clock: a busy event loop does not use it up', async () => {
+    // Answered 40 ms after it was sent, of which 35 ms the process was busy: 5 ms of silence, under the 10 ms.
+    const reply = new Promise<string>((r) => setTimeout(() => r('served'), 40));
+    const raced = withTimeout(reply, 10, {
+      idleClockMs: eventLoopIdleMs,
+      lastReplyIdleMs: () => 0,
+      capMs: 1000,
+    });
+    const until = performance.now() + 35;
+    while (performance.now() < until);
+    await expect(raced).resolves.toBe('served');
+  });
+
+  it('lets whoever holds the waiting set reject every command waiting on the connection at once', async () => {
+    const waiting = new Set<(err: Error) => void>();
+    const liveness = { idleClockMs: wallClock, lastReplyIdleMs: () => 0, capMs: 1000, waiting };
+    const first = withTimeout(new Promise(() => undefined), 500, liveness);
+    const second = withTimeout(new Promise(() => undefined), 500, liveness);
+    const answered = withTimeout(Promise.resolve('ok'), 500, liveness);
+    await expect(answered).resolves.toBe('ok');
+    expect(waiting.size).toBe(2);
+    const start = performance.now();
+    for (const reject of waiting) reject(new Error('queued behind a command that timed out'));
+    await expect(first).rejects.toThrow(/queued behind/);
+    await expect(second).rejects.toThrow(/queued behind/);
+    expect(performance.now() - start).toBeLessThan(100);
+    expect(waiting.size).toBe(0);
   });
 });

@@ -10,8 +10,13 @@ export const DEFAULT_TTL_MS = 60 * 60 * 1000;
  * hung one costs a request almost nothing.
  */
 export const DEFAULT_COMMAND_TIMEOUT_MS = 50;
-/** Loopback Redis answers in well under 1 ms, but on a busy machine the Redis process itself may not be scheduled for several ms: the floor absorbs that (and GC pauses). */
-export const DEFAULT_ADAPTIVE_TIMEOUT_FLOOR_MS = 10;
+/**
+ * Loopback Redis answers in well under 1 ms. The deadline is counted in event-loop idle time, so a busy process or
+ * a GC pause does not use it up; what the floor absorbs is Redis itself not being scheduled for a few ms (longer
+ * stalls it has shown lately raise the deadline through its recent peak). 5 ms keeps the onset of a hang cheap: a
+ * request in flight pays about this much once.
+ */
+export const DEFAULT_ADAPTIVE_TIMEOUT_FLOOR_MS = 5;
 export const DEFAULT_ADAPTIVE_TIMEOUT_P99_MULTIPLIER = 4;
 export const DEFAULT_CONNECT_TIMEOUT_MS = 2000;
 export const DEFAULT_BREAKER_FAILURE_THRESHOLD = 5;

@@ -30,7 +30,9 @@ export interface CircuitBreakerOptions {
 }
 
 export interface AdaptiveTimeoutOptions {
+  /** The shortest deadline, in ms of event-loop idle time (default 5). */
   floorMs?: number;
+  /** The deadline is at least this multiple of the recent p99 command latency (default 4). */
   p99Multiplier?: number;
 }
 
@@ -48,9 +50,13 @@ export interface RedisCacheModuleOptions extends RedisConnectionOptions {
   commandTimeoutMs?: number;
   /**
    * The deadline of a request-path command adapts to Redis' recent latency: `p99Multiplier` × the p99 of recent
-   * successful commands, at least `floorMs`, at most `commandTimeoutMs` (which applies alone until enough samples
-   * are in, and to the breaker's probes). `false` keeps the fixed `commandTimeoutMs`. Default `{ floorMs: 10,
-   * p99Multiplier: 4 }`.
+   * successful commands and twice the longest wait Redis answered lately, at least `floorMs`, at most
+   * `commandTimeoutMs` (which applies alone until enough samples are in, and to the breaker's probes). It bounds
+   * the connection's silence in event-loop idle time: a command queued behind others that are being answered, or
+   * waiting while this process is busy, is not timed out (up to `commandTimeoutMs`). When one command times out,
+   * every request-path command waiting on the connection fails with it, and new ones fail fast until a PING
+   * answers: a request pays the deadline at most once at the onset of a hang. `false` keeps the fixed
+   * `commandTimeoutMs` for every command. Default `{ floorMs: 5, p99Multiplier: 4 }`.
    */
   adaptiveTimeout?: AdaptiveTimeoutOptions | false;
   /** Upper bound of the TCP connect + handshake. */
@@ -90,6 +96,13 @@ export interface CacheSetOptions {
   ttlMs?: number;
   /** Only write when the key does not exist (SET NX). */
   onlyIfAbsent?: boolean;
+  /**
+   * Write the command to the Redis connection before `set()` returns (synchronous encoding, no auto-pipelining
+   * batch, which waits for the end of the tick and for an earlier batch's replies). For a write the caller does not
+   * await but that must be on the wire before the caller answers someone (a conversation turn). One socket write of
+   * its own. Still bounded, breaker-guarded and fail-open like every command.
+   */
+  dispatchNow?: boolean;
 }
 
 export interface CacheStats {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import type { CacheBackend } from './cache-backend.interface.js';
-import { decodeEntry, encodeEntry, entryByteLength } from './cache-entry.codec.js';
+import { decodeEntry, encodeEntry, encodeEntrySync, entryByteLength } from './cache-entry.codec.js';
 import { CircuitBreaker, type CircuitState } from './circuit-breaker.js';
 import { CommandDeadline } from './command-deadline.js';
 import { REDIS_CACHE_BACKEND, REDIS_CACHE_RESOLVED_OPTIONS } from './redis-cache.constants.js';
@@ -77,8 +77,10 @@ export class RedisCacheService implements OnModuleInit, OnApplicationShutdown {
   private lastFailureLogMs = 0;
   /** A request-path command timed out and no PING has answered since (see `suspectUntilPing`). */
   private suspect = false;
-  /** When the last command answered (performance.now()): the adaptive deadline counts silence since then. */
-  private lastReplyAtMs = 0;
+  /** When the last command answered, on the event loop's idle clock: the adaptive deadline counts silence since. */
+  private lastReplyIdleMs = 0;
+  /** Rejecters of the request-path commands waiting on the connection now (see `onCommandTimeout`). */
+  private readonly waitingCommands = new Set<(err: Error) => void>();
   private closing = false;
   private suppressedFailures = 0;
   /** The last failure's `CAUSE: message`, so "unavailable" can say why even while the breaker skips Redis. */
@@ -217,11 +219,16 @@ export class RedisCacheService implements OnModuleInit, OnApplicationShutdown {
    */
   async sendSet(key: string, value: unknown, options: CacheSetOptions = {}): Promise<SentWrite> {
     const ttlMs = this.resolveTtl(options.ttlMs);
-    const encoded = await this.encodeForStore(key, value);
+    // `dispatchNow`: nothing may be awaited before the command is issued (an await would hand the tick back).
+    const encoded = options.dispatchNow
+      ? this.encodeForStoreSync(key, value)
+      : await this.encodeForStore(key, value);
     if (encoded === undefined) return NOT_SENT;
+    const onlyIfAbsent = !!options.onlyIfAbsent;
+    const dispatchNow = !!options.dispatchNow;
     return this.send('set', (sent) => {
       sent();
-      return this.backend.set(this.fullKey(key), encoded, ttlMs, !!options.onlyIfAbsent);
+      return this.backend.set(this.fullKey(key), encoded, ttlMs, onlyIfAbsent, dispatchNow);
     });
   }
 
@@ -493,7 +500,15 @@ export class RedisCacheService implements OnModuleInit, OnApplicationShutdown {
 
   /** The encoded value, or undefined (logged) when it is over `maxEntryBytes`; throws when not encodable. */
   private async encodeForStore(key: string, value: unknown): Promise<Buffer | string | undefined> {
-    const encoded = await encodeEntry(value, this.options.compressThresholdBytes);
+    return this.fitsEntry(key, await encodeEntry(value, this.options.compressThresholdBytes));
+  }
+
+  /** `encodeForStore` on this tick (gzip, when needed, blocks instead of going to the thread pool). */
+  private encodeForStoreSync(key: string, value: unknown): Buffer | string | undefined {
+    return this.fitsEntry(key, encodeEntrySync(value, this.options.compressThresholdBytes));
+  }
+
+  private fitsEntry(key: string, encoded: Buffer | string): Buffer | string | undefined {
     if (entryByteLength(encoded) <= this.options.maxEntryBytes) return encoded;
     this.logger.warn(`not caching ${key}: ${entryByteLength(encoded)} bytes > maxEntryBytes`);
     return undefined;
@@ -571,39 +586,59 @@ export class RedisCacheService implements OnModuleInit, OnApplicationShutdown {
    * Without `timeoutMs` (the request path) the deadline is the adaptive one.
    */
   protected async attempt<T>(operation: string, call: () => Promise<T>, timeoutMs?: number): Promise<T> {
+    // Request-path commands (no explicit timeout) are the ones the adaptive deadline and the fail-fast state govern.
+    const requestPath = timeoutMs === undefined && this.deadline !== undefined;
+    // After a timeout, until a PING proves Redis answers again, request-path commands fail fast: a request pays at
+    // most the one deadline it was already waiting on, never one per command (lookup, lock, store). Checked before
+    // the breaker: while the PINGs probe, a request must not become the breaker's half-open probe and wait the cap.
+    if (requestPath && this.suspect) {
+      throw new RedisUnavailableError('a command timed out and Redis has not answered a PING since');
+    }
     if (!this.breaker.tryAcquire()) {
       const last = this.lastFailure ? ` (last failure: ${this.lastFailure})` : '';
       throw new RedisUnavailableError(`circuit breaker open, Redis not tried${last}`);
     }
-    // Request-path commands (no explicit timeout) get the adaptive deadline; a breaker probe gets the cap, so a
-    // Redis that is slower than before (not hung) can prove it is back.
-    const adaptive = timeoutMs === undefined && this.deadline && this.breaker.current === 'closed';
-    // After a timeout, until a PING proves Redis answers again, request-path commands fail fast: a request pays
-    // at most the one deadline it was already waiting on, never one per command (lookup, lock, store).
-    if (adaptive && this.suspect) {
-      throw new RedisUnavailableError('a command timed out and Redis has not answered a PING since');
-    }
+    // Request-path commands get the adaptive deadline; a breaker probe gets the cap, so a Redis that is slower than
+    // before (not hung) can prove it is back.
+    const adaptive = requestPath && this.breaker.current === 'closed';
     const deadlineMs = timeoutMs ?? (adaptive ? this.deadline!.currentMs : this.options.commandTimeoutMs);
     const start = performance.now();
+    const idleStartMs = eventLoopIdleMs();
+    const pending = invoke(call);
     try {
       const result = await withTimeout(
-        call(),
+        pending,
         deadlineMs,
         adaptive
-          ? { lastReplyAtMs: () => this.lastReplyAtMs, capMs: this.options.commandTimeoutMs }
+          ? {
+              idleClockMs: eventLoopIdleMs,
+              lastReplyIdleMs: () => this.lastReplyIdleMs,
+              capMs: this.options.commandTimeoutMs,
+              waiting: this.waitingCommands,
+            }
           : undefined,
       );
-      this.lastReplyAtMs = performance.now();
+      this.lastReplyIdleMs = eventLoopIdleMs();
       const ms = performance.now() - start;
       this.breaker.recordSuccess();
-      if (timeoutMs === undefined) this.deadline?.recordSuccess(ms);
+      // In idle time: how long this process had to wait for it with nothing else to do.
+      if (timeoutMs === undefined) this.deadline?.recordSuccess(this.lastReplyIdleMs - idleStartMs);
       this.suspect = false;
       this.metrics.recordOperation(operation, true, ms);
       return result;
     } catch (err) {
-      if (timeoutMs === undefined && err instanceof CacheTimeoutError && this.deadline) {
-        this.deadline.recordTimeout(deadlineMs);
-        this.suspectUntilPing();
+      // ioredis' own `commandTimeout` ("Command timed out") may fire first: a timeout all the same.
+      if (requestPath && isTimeout(err)) {
+        this.onCommandTimeout(deadlineMs);
+        // A reply that still comes tells how long this wait would have had to be (see `recordLateReply`).
+        pending.then(
+          () =>
+            this.deadline?.recordLateReply(
+              eventLoopIdleMs() - idleStartMs,
+              performance.now() - start <= this.options.commandTimeoutMs,
+            ),
+          () => undefined,
+        );
       }
       this.breaker.recordFailure();
       this.metrics.recordOperation(operation, false, performance.now() - start);
@@ -615,20 +650,34 @@ export class RedisCacheService implements OnModuleInit, OnApplicationShutdown {
   }
 
   /**
+   * The connection stayed silent past a request-path deadline. Once per silence: the deadline counts it as one
+   * sample at its value (the commands queued behind it say nothing more about Redis' latency, and counting each
+   * would hold the deadline at the cap for hundreds of commands after a short hang); every command waiting on the
+   * connection fails now (none can be answered before this one); new ones fail fast until a PING answers.
+   */
+  private onCommandTimeout(deadlineMs: number): void {
+    if (this.suspect) return;
+    this.deadline?.recordTimeout(deadlineMs);
+    this.suspectUntilPing();
+    const queued = [...this.waitingCommands];
+    this.waitingCommands.clear();
+    for (const reject of queued) reject(new CacheTimeoutError('queued behind a command that timed out'));
+  }
+
+  /**
    * Enters the fail-fast state after a timeout and PINGs (bounded by `commandTimeoutMs`, every
-   * `SUSPECT_PROBE_INTERVAL_MS`) until Redis answers; its latency joins the deadline's samples, so a Redis that
-   * is slower, not hung, raises the deadline instead of timing out again.
+   * `SUSPECT_PROBE_INTERVAL_MS`) until Redis answers. The PING's latency is not a deadline sample: sent into the
+   * silence, it measures what was left of the stall, not Redis' latency (a Redis that is slower, not hung, raises
+   * the deadline through the one timeout sample each silence leaves).
    */
   private suspectUntilPing(): void {
     if (this.suspect) return;
     this.suspect = true;
     void (async () => {
       while (this.suspect && !this.closing) {
-        const start = performance.now();
         try {
           await withTimeout(this.backend.ping(), this.options.commandTimeoutMs);
-          this.deadline?.recordSuccess(performance.now() - start);
-          this.lastReplyAtMs = performance.now();
+          this.lastReplyIdleMs = eventLoopIdleMs();
           this.suspect = false;
           this.breaker.recordSuccess();
         } catch {
@@ -719,37 +768,85 @@ export class RedisCacheService implements OnModuleInit, OnApplicationShutdown {
   }
 }
 
+/** How `withTimeout` tells silence (a hung connection) from waiting in line behind other commands. */
+export interface ConnectionLiveness {
+  /**
+   * A clock (ms) that advances only while this process waits with nothing to do: the event loop's idle time. The
+   * silence is counted on it, so a busy event loop (a burst of requests, GC) does not use up a command's deadline —
+   * a reply that arrived meanwhile is read before the deadline is checked.
+   */
+  idleClockMs: () => number;
+  /** The idle clock's reading when the connection last answered anything. */
+  lastReplyIdleMs: () => number;
+  /** Never waits longer than this (wall time) in total, however lively the connection or busy the process. */
+  capMs: number;
+  /**
+   * Commands waiting on the same connection: each adds a function that rejects it now, and removes it once settled.
+   * One command timing out rejects the others through it (they are queued behind it: none can be answered first).
+   */
+  waiting?: Set<(err: Error) => void>;
+}
+
+/** The event loop's idle time (ms) so far: the clock `ConnectionLiveness` counts silence on. */
+export function eventLoopIdleMs(): number {
+  return performance.eventLoopUtilization().idle;
+}
+
 /**
  * Rejects after `ms`; the late outcome of the original promise is swallowed. With `liveness`, `ms` counts silence
  * rather than elapsed time: while the connection keeps answering other commands (the last reply is less than `ms`
- * old), a command queued behind them under load is still waiting its turn, not hung — it may wait up to `capMs`.
+ * of idle time old), a command queued behind them under load is still waiting its turn, not hung — it may wait up
+ * to `capMs`.
  */
-export function withTimeout<T>(
-  promise: Promise<T>,
-  ms: number,
-  liveness?: { lastReplyAtMs: () => number; capMs: number },
-): Promise<T> {
-  let timer: NodeJS.Timeout;
+export function withTimeout<T>(promise: Promise<T>, ms: number, liveness?: ConnectionLiveness): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  let settled = false;
+  let rejectNow: ((err: Error) => void) | undefined;
   const start = performance.now();
+  const idleStart = liveness?.idleClockMs() ?? 0;
+  /** What is left of the deadline now: of the silence and of the cap with liveness, else of `ms`. */
+  const leftMs = () => {
+    const elapsedMs = performance.now() - start;
+    if (!liveness) return ms - elapsedMs;
+    const quietMs = liveness.idleClockMs() - Math.max(idleStart, liveness.lastReplyIdleMs());
+    return Math.min(ms - quietMs, liveness.capMs - elapsedMs);
+  };
   const timeout = new Promise<never>((_, reject) => {
+    rejectNow = reject;
     const expire = () => {
-      if (liveness) {
-        const now = performance.now();
-        const quietMs = now - Math.max(start, liveness.lastReplyAtMs());
-        const leftMs = Math.min(ms - quietMs, liveness.capMs - (now - start));
-        if (leftMs > 0) {
-          timer = setTimeout(expire, leftMs);
-          return;
-        }
+      if (settled) return;
+      if (liveness && leftMs() > 0) {
+        timer = setTimeout(expire, leftMs());
+        return;
       }
       // setImmediate: when the timer fires late because the event loop was busy (GC, a burst of requests), the
-      // reply may already be waiting in the socket; the poll phase reads it before the check phase rejects.
-      setImmediate(() => reject(new CacheTimeoutError(`timed out after ${ms} ms`)));
+      // reply may already be waiting in the socket; the poll phase reads it before the check phase rejects — and
+      // so are other commands' replies, which prove the connection alive (the silence is measured again).
+      setImmediate(() => {
+        if (settled) return;
+        if (liveness && leftMs() > 0) timer = setTimeout(expire, leftMs());
+        else reject(new CacheTimeoutError(`timed out after ${ms} ms`));
+      });
     };
     timer = setTimeout(expire, ms);
   });
   promise.catch(() => undefined);
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+  const waiting = liveness?.waiting;
+  if (rejectNow) waiting?.add(rejectNow);
+  return Promise.race([promise, timeout]).finally(() => {
+    settled = true;
+    clearTimeout(timer);
+    if (rejectNow) waiting?.delete(rejectNow);
+  });
+}
+
+/** `call()`, with a synchronous throw turned into a rejection. */
+function invoke<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return call();
+  } catch (err) {
+    return Promise.reject(err as Error);
+  }
 }
 
 function isTimeout(err: unknown): boolean {

@@ -4,6 +4,14 @@ import type { ResolvedRedisCacheOptions } from './redis-cache.interfaces.js';
 export type RedisClient = Redis | Cluster;
 
 const DISCONNECT_TIMEOUT_MS = 200;
+/**
+ * ioredis' own per-command timeout is only a backstop (a reply that never comes is dropped from its queue at last):
+ * the service bounds every command itself (`withTimeout`: the adaptive deadline, `commandTimeoutMs`, or an admin
+ * call's longer deadline). Set to `commandTimeoutMs`, its timer raced the service's: it fires in the timers phase,
+ * before the poll phase reads a reply already waiting in the socket (an event loop busy for 50 ms turned a served
+ * hit into a miss), and it cut INFO and the health PING at `commandTimeoutMs` whatever their own deadline.
+ */
+const BACKSTOP_COMMAND_TIMEOUT_MS = 10_000;
 
 /**
  * Builds the module's one ioredis client. The options are chosen for fail-open caching: no offline queue and one
@@ -20,7 +28,7 @@ export function createRedisClient(options: ResolvedRedisCacheOptions): RedisClie
     // Commands issued in the same event-loop tick (concurrent cache hits) go out in one socket write: a write
     // syscall per GET was the largest single cost of a hit under load.
     enableAutoPipelining: true,
-    commandTimeout: options.commandTimeoutMs,
+    commandTimeout: Math.max(BACKSTOP_COMMAND_TIMEOUT_MS, options.commandTimeoutMs),
     connectTimeout: options.connectTimeoutMs,
     connectionName: options.connectionName,
     // ioredis arms this (ref'd) timer on every disconnect and clears it only on a later 'close' event, which never

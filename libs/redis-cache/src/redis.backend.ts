@@ -1,4 +1,4 @@
-import { Cluster, type Redis } from 'ioredis';
+import { Cluster, Command, type Redis } from 'ioredis';
 import type { CacheBackend, ScanDeleteOptions } from './cache-backend.interface.js';
 import type { RedisClient } from './redis-client.factory.js';
 
@@ -94,8 +94,23 @@ export class RedisBackend implements CacheBackend {
     return this.client.mgetBuffer(...keys);
   }
 
-  async set(key: string, value: Buffer | string, ttlMs: number, onlyIfAbsent: boolean): Promise<boolean> {
+  async set(
+    key: string,
+    value: Buffer | string,
+    ttlMs: number,
+    onlyIfAbsent: boolean,
+    dispatchNow = false,
+  ): Promise<boolean> {
     const px = Math.max(1, Math.ceil(ttlMs));
+    if (dispatchNow && !(this.client instanceof Cluster) && this.client.options.enableAutoPipelining) {
+      // Auto-pipelining would hold the command until the tick's end (setImmediate), and longer while an earlier
+      // batch waits for its replies; sendCommand writes it to the socket now, behind what is already on the wire.
+      // (A cluster client does not auto-pipeline: its SET below is written at once.)
+      const args = onlyIfAbsent ? [key, value, 'PX', px, 'NX'] : [key, value, 'PX', px];
+      const command = new Command('set', args, { replyEncoding: 'utf8' });
+      this.client.sendCommand(command);
+      return ((await command.promise) as string | null) === 'OK';
+    }
     const reply = onlyIfAbsent
       ? await this.client.set(key, value, 'PX', px, 'NX')
       : await this.client.set(key, value, 'PX', px);

@@ -1,4 +1,5 @@
-import { Injectable } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { RedisCacheService } from '@llm-cache/redis-cache';
 import type { ChatbotConfig } from '../config/chatbot.config.js';
 import { InjectChatbotConfig } from '../config/chatbot-config.constants.js';
@@ -8,18 +9,44 @@ export interface ConversationMessage {
   content: string;
 }
 
+/** A conversation's history as read or written, with the revision of that write (absent on older records). */
+export interface Conversation {
+  messages: ConversationMessage[];
+  rev?: string;
+}
+
 interface StoredConversation {
   messages: ConversationMessage[];
   updatedAtMs: number;
+  /** Random per write: two records with the same `rev` are the same write, whichever process made or read it. */
+  rev?: string;
 }
+
+/** Conversations whose last known revision this process remembers (the newest used ones; oldest dropped). */
+export const RECENT_CONVERSATIONS = 1000;
+/** Above this many unanswered writes a turn waits for its own write (back-pressure instead of an unbounded map). */
+export const MAX_PENDING_WRITES = 10_000;
 
 /**
  * Conversation history in Redis under `<prefix>:conv:<tenant>:<id>` (outside `llm:*`, so clearing the LLM cache
  * never loses a conversation). Bounded in length (oldest turns dropped) and in time (TTL refreshed on every turn).
  * Fail-open like the cache: with Redis down a turn is answered without its history rather than failed.
+ *
+ * Writes leave the turn's critical path without reordering turns:
+ * - a write is on the Redis connection (`dispatchNow`) before `append` returns, so before the client gets its
+ *   reply. A next turn the client sends after that reply reaches Redis after the write — also through another
+ *   replica on the same Redis: the write is in Redis' socket buffer before the reply leaves this process, and
+ *   Redis serves one command at a time.
+ * - in this process the next turn of a conversation reads only after the previous turn's write was answered
+ *   (`pendingWrites`, one entry per conversation, removed when it settles).
+ * - a failed write is logged (the cause by RedisCacheService) and never rejects; shutdown waits for pending writes.
  */
 @Injectable()
-export class ConversationStore {
+export class ConversationStore implements OnApplicationShutdown {
+  private readonly logger = new Logger('ConversationStore');
+  private readonly pendingWrites = new Map<string, Promise<boolean>>();
+  private readonly recent = new Map<string, Conversation>();
+
   constructor(
     private readonly cache: RedisCacheService,
     @InjectChatbotConfig() private readonly config: ChatbotConfig,
@@ -29,27 +56,120 @@ export class ConversationStore {
    * The history of a conversation of this tenant; null when it does not exist (unknown, expired, another tenant's).
    * When Redis cannot tell (down), an empty history: the turn is answered without it (fail-open).
    */
-  async load(tenant: string, conversationId: string): Promise<ConversationMessage[] | null> {
+  async load(tenant: string, conversationId: string): Promise<Conversation | null> {
     const key = this.key(tenant, conversationId);
-    const stored = await this.cache.get<StoredConversation>(key);
-    if (Array.isArray(stored?.messages)) return stored.messages;
-    // A miss and a failed read look alike: one more round trip, on misses only, tells them apart.
-    return (await this.cache.exists(key)) === false ? null : [];
+    await this.pendingWrites.get(key);
+    return this.resolve(key, await this.cache.get<StoredConversation>(key));
   }
 
-  /** Appends messages and keeps the newest `CONVERSATION_MAX_MESSAGES`. Resolves false if it could not be saved. */
-  async append(
+  /**
+   * `load`, and the value of `otherKey` read in the same round trip (one MGET; one GET per key on a cluster).
+   * For a caller that can guess the next key it needs from the history it expects (`recentHistory`).
+   */
+  async loadWith(
+    tenant: string,
+    conversationId: string,
+    otherKey: string,
+  ): Promise<{ conversation: Conversation | null; other: unknown }> {
+    const key = this.key(tenant, conversationId);
+    await this.pendingWrites.get(key);
+    const [stored, other] = await this.cache.getMany<unknown>([key, otherKey]);
+    return { conversation: await this.resolve(key, stored as StoredConversation | undefined), other };
+  }
+
+  /**
+   * The history this process last wrote or read for the conversation, once its pending write settled; a guess to be
+   * confirmed by the `rev` that `load`/`loadWith` return, never an answer on its own.
+   */
+  async recentHistory(tenant: string, conversationId: string): Promise<Conversation | undefined> {
+    const key = this.key(tenant, conversationId);
+    await this.pendingWrites.get(key);
+    return this.recent.get(key);
+  }
+
+  /**
+   * Appends messages and keeps the newest `CONVERSATION_MAX_MESSAGES`. The write is handed to the Redis connection
+   * before this returns; it resolves at once (the write settles in the background, the next turn of the same
+   * conversation in this process waits for it), or when the write settled if too many are pending. Never rejects.
+   */
+  append(
     tenant: string,
     conversationId: string,
     history: ConversationMessage[],
     added: ConversationMessage[],
-  ) {
+  ): Promise<void> {
     const { maxMessages, ttlMs } = this.config.conversation;
     let messages = [...history, ...added].slice(-maxMessages);
     // Never start the window on an assistant turn: the model would see an answer without its question.
     if (messages[0]?.role === 'assistant') messages = messages.slice(1);
-    const value: StoredConversation = { messages, updatedAtMs: Date.now() };
-    return this.cache.set(this.key(tenant, conversationId), value, { ttlMs });
+    const rev = randomUUID();
+    const value: StoredConversation = { messages, updatedAtMs: Date.now(), rev };
+    const key = this.key(tenant, conversationId);
+    this.remember(key, { messages, rev });
+    const settled: Promise<boolean> = this.cache
+      .set(key, value, { ttlMs, dispatchNow: true })
+      .then(
+        (saved) => {
+          if (!saved) this.notSaved(key, 'Redis unavailable or the history is over maxEntryBytes');
+          return saved;
+        },
+        (err: unknown) => {
+          this.notSaved(key, (err as Error)?.message ?? String(err));
+          return false;
+        },
+      )
+      .then((saved) => {
+        if (this.pendingWrites.get(key) === settled) this.pendingWrites.delete(key);
+        // Redis does not hold this revision: the next turn must not take it for the stored history.
+        if (!saved && this.recent.get(key)?.rev === rev) this.recent.delete(key);
+        return saved;
+      });
+    if (this.pendingWrites.size >= MAX_PENDING_WRITES) return settled.then(() => undefined);
+    this.pendingWrites.set(key, settled);
+    return Promise.resolve();
+  }
+
+  /** How many writes are waiting for Redis' answer (tests, metrics). */
+  get pendingWriteCount(): number {
+    return this.pendingWrites.size;
+  }
+
+  /** Writes issued by turns already answered must reach Redis before its client quits (bounded in time). */
+  async onApplicationShutdown(): Promise<void> {
+    if (this.pendingWrites.size === 0) return;
+    const boundMs = this.cache.options.commandTimeoutMs * 2;
+    let timer: NodeJS.Timeout | undefined;
+    const settled = await Promise.race([
+      Promise.all(this.pendingWrites.values()).then(() => true),
+      new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), boundMs))),
+    ]);
+    clearTimeout(timer);
+    if (!settled)
+      this.logger.warn(
+        `shutdown: ${this.pendingWrites.size} conversation writes unanswered after ${boundMs} ms`,
+      );
+  }
+
+  private async resolve(key: string, stored: StoredConversation | undefined): Promise<Conversation | null> {
+    if (Array.isArray(stored?.messages)) {
+      const conversation: Conversation = { messages: stored.messages, rev: stored.rev };
+      this.remember(key, conversation);
+      return conversation;
+    }
+    // A miss and a failed read look alike: one more round trip, on misses only, tells them apart.
+    this.recent.delete(key);
+    return (await this.cache.exists(key)) === false ? null : { messages: [] };
+  }
+
+  private remember(key: string, conversation: Conversation): void {
+    this.recent.delete(key);
+    if (conversation.rev === undefined) return;
+    this.recent.set(key, conversation);
+    if (this.recent.size > RECENT_CONVERSATIONS) this.recent.delete(this.recent.keys().next().value!);
+  }
+
+  private notSaved(key: string, why: string): void {
+    this.logger.warn(`conversation ${key} not saved (the next turn may miss this one): ${why}`);
   }
 
   private key(tenant: string, conversationId: string): string {

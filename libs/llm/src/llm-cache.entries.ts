@@ -72,7 +72,8 @@ export class LlmCacheEntries {
    */
   async sendStore(plan: LlmCallPlan, entry: LlmCacheEntry): Promise<SentWrite> {
     try {
-      return await this.cache.sendSet(plan.key!, entry, { ttlMs: plan.ttlMs });
+      // On the wire before the answer is given, like the store + unlock script (see RedisBackend).
+      return await this.cache.sendSet(plan.key!, entry, { ttlMs: plan.ttlMs, dispatchNow: true });
     } catch (err) {
       this.logger.warn(`not caching ${plan.key}: ${(err as Error).message}`);
       return NOT_SENT;

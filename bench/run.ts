@@ -808,7 +808,7 @@ async function benchHangOnset(app: App, redis: RedisServer, run: number) {
     addedMs: summarize(addedMs),
   };
   log(
-    `hang onset: ${out.requests} requests over ${out.cycles} stops, added max ${out.addedMs.maxMs} ms, p99 ${out.addedMs.p99Ms} ms, p50 ${out.addedMs.p50Ms} ms (expected ${out.expectedP50Ms} ms), ${errors} errors`,
+    `hang onset: ${out.requests} requests over ${out.cycles} stops, added max ${out.addedMs.maxMs} ms, p99 ${out.addedMs.p99Ms} ms, p90 ${out.addedMs.p90Ms} ms, p50 ${out.addedMs.p50Ms} ms (expected ${out.expectedP50Ms} ms), ${errors} errors`,
   );
   return out;
 }

@@ -159,7 +159,8 @@ describe('POST /chat history writes', () => {
       // The prefetched lookup was for the stale history: the real key is looked up on its own.
       const commands = turnCommands(from).map((c) => c[0]);
       expect(commands.slice(0, 2)).toEqual(['MGET', 'GET']);
-      expect(commands.at(-1)).toBe('SET');
+      // The history write; the miss's store + unlock script is sent off the answer's path, before or after it.
+      expect(commands.filter((c) => c === 'SET')).toHaveLength(1);
     });
 
     it('is 404 when the conversation expired in Redis, although this process remembers it', async () => {

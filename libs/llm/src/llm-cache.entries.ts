@@ -15,6 +15,13 @@ const NOT_SENT: SentWrite = { sent: false, written: Promise.resolve(false) };
 @Injectable()
 export class LlmCacheEntries {
   protected readonly logger = new Logger('LlmCacheService');
+  /**
+   * Entries sent to Redis whose reply has not come yet, by key: this process's lookups answer from here until it
+   * does. "Sent" means handed to the connection, and a later GET on it could still overtake the write: ioredis'
+   * auto-pipeline first checks that a script is loaded (SCRIPT EXISTS) while a pipeline of plain GETs goes straight
+   * out — seen as a miss right after a miss in a loaded test run.
+   */
+  private readonly pending = new Map<string, LlmCacheEntry>();
 
   constructor(@Inject(RedisCacheService) protected readonly cache: RedisCacheService) {}
 
@@ -29,6 +36,11 @@ export class LlmCacheEntries {
       // Read by the caller in its own round trip (and counted by the cache there); used once, by the first lookup.
       plan.prefetched = undefined;
       return this.accept(plan, prefetched.value as LlmCacheEntry | undefined);
+    }
+    const pending = this.pending.get(plan.key!);
+    if (pending) {
+      if (!quiet) this.cache.count('stats', { hits: 1 });
+      return this.accept(plan, pending);
     }
     return this.accept(plan, await this.cache.get<LlmCacheEntry>(plan.key!, quiet ? QUIET : undefined));
   }
@@ -73,7 +85,8 @@ export class LlmCacheEntries {
   async sendStore(plan: LlmCallPlan, entry: LlmCacheEntry): Promise<SentWrite> {
     try {
       // On the wire before the answer is given, like the store + unlock script (see RedisBackend).
-      return await this.cache.sendSet(plan.key!, entry, { ttlMs: plan.ttlMs, dispatchNow: true });
+      const write = await this.cache.sendSet(plan.key!, entry, { ttlMs: plan.ttlMs, dispatchNow: true });
+      return this.track(plan.key!, entry, write);
     } catch (err) {
       this.logger.warn(`not caching ${plan.key}: ${(err as Error).message}`);
       return NOT_SENT;
@@ -91,15 +104,26 @@ export class LlmCacheEntries {
   /** `storeAndUnlock` without waiting for Redis' reply (see `sendStore`). Never rejects. */
   async sendStoreAndUnlock(plan: LlmCallPlan, entry: LlmCacheEntry, token: string): Promise<SentWrite> {
     try {
-      return await this.cache.sendSetAndReleaseLock(plan.key!, entry, {
+      const write = await this.cache.sendSetAndReleaseLock(plan.key!, entry, {
         ttlMs: plan.ttlMs,
         lockKey: plan.lockKey!,
         token,
       });
+      return this.track(plan.key!, entry, write);
     } catch (err) {
       this.logger.warn(`not caching ${plan.key}: ${(err as Error).message}`);
       return NOT_SENT;
     }
+  }
+
+  /** Serves `entry` to this process's lookups of `key` while its write is in flight (see `pending`). */
+  private track(key: string, entry: LlmCacheEntry, write: SentWrite): SentWrite {
+    if (!write.sent) return write;
+    this.pending.set(key, entry);
+    void write.written.then(() => {
+      if (this.pending.get(key) === entry) this.pending.delete(key);
+    });
+    return write;
   }
 
   /** Where a stream's capture stops being kept for storage (see `CAPTURE_GZIP_HEADROOM`). */

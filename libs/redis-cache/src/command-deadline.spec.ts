@@ -50,10 +50,10 @@ describe('CommandDeadline', () => {
     d.recordSuccess(9);
     expect(d.p99()).toBe(0.3);
     expect(d.currentMs).toBe(18);
-    nowMs = 20_000;
+    nowMs = 60_000;
     for (let i = 0; i < 64; i++) d.recordSuccess(0.3);
     expect(d.currentMs).toBeCloseTo(9, 5);
-    nowMs = 200_000;
+    nowMs = 600_000;
     for (let i = 0; i < 64; i++) d.recordSuccess(0.3);
     expect(d.currentMs).toBe(3);
   });
@@ -149,21 +149,5 @@ describe('withTimeout', () => {
     const until = performance.now() + 35;
     while (performance.now() < until);
     await expect(raced).resolves.toBe('served');
-  });
-
-  it('lets whoever holds the waiting set reject every command waiting on the connection at once', async () => {
-    const waiting = new Set<(err: Error) => void>();
-    const liveness = { idleClockMs: wallClock, lastReplyIdleMs: () => 0, capMs: 1000, waiting };
-    const first = withTimeout(new Promise(() => undefined), 500, liveness);
-    const second = withTimeout(new Promise(() => undefined), 500, liveness);
-    const answered = withTimeout(Promise.resolve('ok'), 500, liveness);
-    await expect(answered).resolves.toBe('ok');
-    expect(waiting.size).toBe(2);
-    const start = performance.now();
-    for (const reject of waiting) reject(new Error('queued behind a command that timed out'));
-    await expect(first).rejects.toThrow(/queued behind/);
-    await expect(second).rejects.toThrow(/queued behind/);
-    expect(performance.now() - start).toBeLessThan(100);
-    expect(waiting.size).toBe(0);
   });
 });

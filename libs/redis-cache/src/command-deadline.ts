@@ -6,8 +6,8 @@ const REESTIMATE_EVERY = 64;
 const MIN_SAMPLES = 64;
 /** The deadline stays at least this multiple of the recent peak (a stall Redis came back from). */
 const PEAK_MULTIPLIER = 2;
-/** The remembered peak halves every this many ms: a stall a minute ago says little about now. */
-const PEAK_HALF_LIFE_MS = 20_000;
+/** The remembered peak halves every this many ms: a host that made Redis stall lately may well do it again. */
+const PEAK_HALF_LIFE_MS = 60_000;
 
 export interface CommandDeadlineOptions {
   /** The fixed upper bound (`commandTimeoutMs`): never waited longer than this. */

@@ -53,9 +53,9 @@ export interface RedisCacheModuleOptions extends RedisConnectionOptions {
    * successful commands and twice the longest wait Redis answered lately, at least `floorMs`, at most
    * `commandTimeoutMs` (which applies alone until enough samples are in, and to the breaker's probes). It bounds
    * the connection's silence in event-loop idle time: a command queued behind others that are being answered, or
-   * waiting while this process is busy, is not timed out (up to `commandTimeoutMs`). When one command times out,
-   * every request-path command waiting on the connection fails with it, and new ones fail fast until a PING
-   * answers: a request pays the deadline at most once at the onset of a hang. `false` keeps the fixed
+   * waiting while this process is busy, is not timed out (up to `commandTimeoutMs`). After one command times out,
+   * new request-path commands fail fast until a PING answers: a request pays the deadline at most once at the onset
+   * of a hang. `false` keeps the fixed
    * `commandTimeoutMs` for every command. Default `{ floorMs: 5, p99Multiplier: 4 }`.
    */
   adaptiveTimeout?: AdaptiveTimeoutOptions | false;

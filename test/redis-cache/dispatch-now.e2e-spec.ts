@@ -87,6 +87,16 @@ describe('RedisCacheService.set with dispatchNow', () => {
     }
   });
 
+  it.each([false, true])(
+    'resolves false for onlyIfAbsent on an existing key (dispatchNow: %s)',
+    async (now) => {
+      const key = `nx-${now}`;
+      expect(await cache.set(key, 1, { dispatchNow: now })).toBe(true);
+      expect(await cache.set(key, 2, { onlyIfAbsent: true, dispatchNow: now })).toBe(false);
+      expect(await cache.get(key)).toBe(1);
+    },
+  );
+
   it('without it, the same SET waits behind the unanswered batch (what dispatchNow avoids)', async () => {
     const { slow } = await busyConnection();
     const written = cache.set('later', { v: 2 });

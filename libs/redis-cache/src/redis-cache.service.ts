@@ -533,7 +533,8 @@ export class RedisCacheService implements OnModuleInit, OnApplicationShutdown {
         failed = true;
         onFailure?.(err);
       },
-    ).then(() => !failed);
+      // A backend's `false` is a write it did not apply (SET NX on an existing key): not written either.
+    ).then((reply) => !failed && reply !== false);
     return { sent, written };
   }
 

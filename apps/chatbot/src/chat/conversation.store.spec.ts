@@ -70,8 +70,8 @@ describe('ConversationStore', () => {
     writes[1].settle(false);
     await tick();
     expect(warn.mock.calls.map((c) => String(c[0]))).toEqual([
-      expect.stringMatching(/conv:t:c1 not saved.*boom: connection reset/),
-      expect.stringMatching(/conv:t:c1 not saved.*Redis unavailable/),
+      expect.stringMatching(/conv:t:c1: history write not confirmed.*boom: connection reset/),
+      expect.stringMatching(/conv:t:c1: history write not confirmed.*Redis unavailable/),
     ]);
     warn.mockRestore();
   });

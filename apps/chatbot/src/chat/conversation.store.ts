@@ -114,7 +114,11 @@ export class ConversationStore implements OnApplicationShutdown {
       .set(key, value, { ttlMs, dispatchNow: true })
       .then(
         (saved) => {
-          if (!saved) this.notSaved(key, 'Redis unavailable or the history is over maxEntryBytes');
+          if (!saved)
+            this.notSaved(
+              key,
+              'Redis unavailable, slower than the command deadline, or the history over maxEntryBytes',
+            );
           return saved;
         },
         (err: unknown) => {
@@ -187,7 +191,10 @@ export class ConversationStore implements OnApplicationShutdown {
   }
 
   private notSaved(key: string, why: string): void {
-    this.logger.warn(`conversation ${key} not saved (the next turn may miss this one): ${why}`);
+    // After a timeout the write may still have landed: "not confirmed"; the next turn reads whatever Redis holds.
+    this.logger.warn(
+      `conversation ${key}: history write not confirmed (the next turn may miss this one): ${why}`,
+    );
   }
 
   private key(tenant: string, conversationId: string): string {

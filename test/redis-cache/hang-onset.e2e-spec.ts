@@ -20,6 +20,11 @@ const FLOOR_MS = 5;
  * twice (lookup, then lock), or a deadline held at the cap by an earlier hang, exceeds it.
  */
 const ONSET_BOUND_MS = FLOOR_MS + 55;
+/**
+ * A machine that stalled Redis (or this process) for tens of ms lately legitimately holds the deadline above the
+ * bound (twice the recent stall): such a cycle may pay its deadline at the stop, plus this slack — once, not twice.
+ */
+const ONE_DEADLINE_SLACK_MS = 30;
 const IN_FLIGHT = 8;
 const UPSTREAM_MS = 20;
 /**
@@ -70,18 +75,28 @@ describe('hang onset with the adaptive deadline (the default)', () => {
     // Enough healthy commands for the deadline to follow Redis' latency (far below the 50 ms cap).
     for (let i = 0; i < 10; i++) await batch();
     const worstPerCycleMs: number[] = [];
+    const overAllowanceMs: number[] = [];
+    const deadlineRaiseMs: number[] = [];
+    const allowedRaiseMs: number[] = [];
     const extraMs: number[] = [];
     for (let cycle = 0; cycle < CYCLES; cycle++) {
       const healthy = (await Promise.all([batch(), batch()])).flat();
       await batch(); // the same shape as the onset batch: eight started at once
       const expectedMs = median([...healthy, ...(await batch())]);
+      const deadlineAtStopMs = cache.currentCommandTimeoutMs();
       redis.pause();
       try {
         const onset = await batch();
+        const worstMs = Math.max(...onset) - expectedMs;
         extraMs.push(...onset.map((ms) => ms - expectedMs));
-        worstPerCycleMs.push(Math.max(...onset) - expectedMs);
+        worstPerCycleMs.push(worstMs);
+        const allowanceMs = Math.max(ONSET_BOUND_MS, deadlineAtStopMs + ONE_DEADLINE_SLACK_MS);
+        overAllowanceMs.push(worstMs - allowanceMs);
         // Stopped for longer than the cap: a hang, not a stall the deadline should learn to wait out.
         await sleep(2 * COMMAND_TIMEOUT_MS);
+        // Read while still stopped: what the hang did to the deadline, apart from the resume's backlog.
+        deadlineRaiseMs.push(cache.currentCommandTimeoutMs() - deadlineAtStopMs);
+        allowedRaiseMs.push(Math.max(10, deadlineAtStopMs / 2));
       } finally {
         redis.resume();
       }
@@ -94,10 +109,16 @@ describe('hang onset with the adaptive deadline (the default)', () => {
     }
     process.stdout.write(
       `[hang onset] worst extra ms per cycle: ${worstPerCycleMs.map((ms) => ms.toFixed(1)).join(', ')}; ` +
-        `median request +${median(extraMs).toFixed(1)} ms; deadline now ${cache.currentCommandTimeoutMs().toFixed(1)} ms\n`,
+        `median request +${median(extraMs).toFixed(1)} ms; deadline raised by each hang: ` +
+        `${deadlineRaiseMs.map((ms) => ms.toFixed(1)).join(', ')} ms; now ${cache.currentCommandTimeoutMs().toFixed(1)} ms\n`,
     );
     expect(extraMs).toHaveLength(CYCLES * IN_FLIGHT);
-    expect(median(worstPerCycleMs)).toBeLessThan(ONSET_BOUND_MS);
+    // The median cycle's worst request within the bound (or, after the machine stalled, one deadline + slack).
+    expect(median(overAllowanceMs)).toBeLessThan(0);
+    // A hang leaves the deadline where it was: it is one timeout, not a latency sample per waiting command (the
+    // old code's eight samples at the deadline took it up by 30-150 ms per hang, to the cap). Slack: the periodic
+    // re-estimate may fall at the stop and fold in healthy samples taken since the last one (seen: +7 ms).
+    expect(Math.max(...deadlineRaiseMs.map((raisedMs, i) => raisedMs - allowedRaiseMs[i]))).toBeLessThan(0);
     // Never a wait beyond the cap, whatever the machine did.
     expect(Math.max(...extraMs)).toBeLessThan(COMMAND_TIMEOUT_MS + ONSET_BOUND_MS);
   });

@@ -58,6 +58,14 @@ describe('CommandDeadline', () => {
     expect(d.currentMs).toBe(3);
   });
 
+  it('lengthens at once for a stall it just survived, not at the next periodic estimate', () => {
+    const d = new CommandDeadline(options, () => 0);
+    for (let i = 0; i < 600; i++) d.recordSuccess(0.3);
+    expect(d.currentMs).toBe(3);
+    d.recordSuccess(6);
+    expect(d.currentMs).toBe(12);
+  });
+
   it('learns from a reply that came after its deadline but within the cap; not from one after a long hang', () => {
     const d = new CommandDeadline(options, () => 0);
     for (let i = 0; i < 512; i++) d.recordSuccess(0.3);

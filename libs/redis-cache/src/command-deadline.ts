@@ -64,9 +64,7 @@ export class CommandDeadline {
    * came after a long hang says nothing about how long to wait.
    */
   recordLateReply(ms: number, withinCap: boolean): void {
-    if (!withinCap || ms <= this.peakNow()) return;
-    this.raisePeak(ms);
-    if (this.count >= MIN_SAMPLES) this.reestimate();
+    if (withinCap) this.raisePeak(ms);
   }
 
   /** A command gave up at its deadline: counted as at least that slow. */
@@ -94,6 +92,8 @@ export class CommandDeadline {
     if (ms <= this.peakNow()) return;
     this.peakMs = ms;
     this.peakAtMs = this.now();
+    // At once when it lengthens the deadline (a stall just survived may come again now), not 64 samples later.
+    if (this.count >= MIN_SAMPLES && PEAK_MULTIPLIER * ms > this.deadlineMs) this.reestimate();
   }
 
   private push(ms: number): void {

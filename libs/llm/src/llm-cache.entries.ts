@@ -82,9 +82,7 @@ export class LlmCacheEntries {
    */
   async sendStore(plan: LlmCallPlan, entry: LlmCacheEntry): Promise<SentWrite> {
     try {
-      // On the wire before the answer is given, like the store + unlock script (see RedisBackend).
-      const write = await this.cache.sendSet(plan.key!, entry, { ttlMs: plan.ttlMs, dispatchNow: true });
-      return this.track(plan.key!, entry, write);
+      return this.track(plan.key!, entry, await this.cache.sendSet(plan.key!, entry, { ttlMs: plan.ttlMs }));
     } catch (err) {
       this.logger.warn(`not caching ${plan.key}: ${(err as Error).message}`);
       return NOT_SENT;

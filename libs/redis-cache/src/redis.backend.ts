@@ -50,16 +50,6 @@ export class RedisBackend implements CacheBackend {
     if (client instanceof Cluster) client.on('node error', forward);
     client.defineCommand('llmCacheLockUnlessPresent', { numberOfKeys: 2, lua: LOCK_UNLESS_PRESENT });
     client.defineCommand('llmCacheSetAndDeleteIfEquals', { numberOfKeys: 2, lua: SET_AND_DELETE_IF_EQUALS });
-    if (!(client instanceof Cluster)) {
-      // The store + unlock script is written to the socket when it is issued, never held in an auto-pipelining batch
-      // (which waits for the tick's end, and for an earlier batch's replies): a miss is answered as soon as it is
-      // sent, so it must be on the wire before the answer is — at the price of one socket write of its own before
-      // the answer's (a cluster client does not auto-pipeline).
-      client.options.autoPipeliningIgnoredCommands = [
-        ...(client.options.autoPipeliningIgnoredCommands ?? []),
-        'llmCacheSetAndDeleteIfEquals',
-      ];
-    }
   }
 
   private get scripts(): ScriptCommands {

@@ -17,9 +17,9 @@ export class LlmCacheEntries {
   protected readonly logger = new Logger('LlmCacheService');
   /**
    * Entries sent to Redis whose reply has not come yet, by key: this process's lookups answer from here until it
-   * does. "Sent" means handed to the connection, and a later GET on it could still overtake the write: ioredis'
-   * auto-pipeline first checks that a script is loaded (SCRIPT EXISTS) while a pipeline of plain GETs goes straight
-   * out — seen as a miss right after a miss in a loaded test run.
+   * does, so they never depend on the order in which the connection applies a sent store and a later GET (an
+   * EVALSHA answered NOSCRIPT is re-sent behind later commands). A miss read right after a miss was seen in a
+   * loaded test run; its cause was not pinned down.
    */
   private readonly pending = new Map<string, LlmCacheEntry>();
 

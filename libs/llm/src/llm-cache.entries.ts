@@ -9,7 +9,10 @@ import type { LlmCacheEntry } from './stream.codec.js';
  */
 const CAPTURE_GZIP_HEADROOM = 16;
 const QUIET = { countStats: false } as const;
-const NOT_SENT: SentWrite = { sent: false, written: Promise.resolve(false) };
+/** The `storedPromise` of an answer nothing was to be stored for (a hit, a bypass, a coalesced answer). */
+export const NOT_STORED: Promise<boolean> = Promise.resolve(false);
+/** A write dropped before it was sent (nothing to store, Redis unavailable). */
+export const NOT_SENT: SentWrite = { sent: false, written: NOT_STORED };
 
 /** Reading, building and writing the cache entries of LLM answers (under `plan.key`). */
 @Injectable()

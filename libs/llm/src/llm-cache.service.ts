@@ -8,7 +8,7 @@ import { untilAborted } from './abortable.js';
 import { CacheKeyPolicy, type CacheKeyExplanation } from './cache-key.policy.js';
 import { isCacheableUnder } from './determinism.policy.js';
 import { LlmCacheAccounting } from './llm-cache.accounting.js';
-import { LlmCacheEntries } from './llm-cache.entries.js';
+import { LlmCacheEntries, NOT_STORED } from './llm-cache.entries.js';
 import { LlmCacheMissError } from './llm-cache.errors.js';
 import type {
   GenerateOptions,
@@ -39,9 +39,6 @@ import { validateChatCompletionRequest } from './request.validator.js';
 import { entryToCompletion, isStorableFinish, type LlmCacheEntry } from './stream.codec.js';
 
 export type { LlmCallPlan } from './llm-call.plan.js';
-
-/** The `storedPromise` of an answer nothing was to be stored for (a hit, a bypass, a coalesced answer). */
-const NOT_STORED = Promise.resolve(false);
 
 /**
  * `generateTextWithCache()` and friends: the seed's cached LLM call with canonical keys, tenant isolation,
@@ -172,7 +169,7 @@ export class LlmCacheService {
         stream,
         cached: false,
         status: 'bypass',
-        storedPromise: Promise.resolve(false),
+        storedPromise: NOT_STORED,
       });
     }
     const found = await this.entries.lookup(plan);

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { RedisCacheService, type LockResult, type SentWrite } from '@llm-cache/redis-cache';
 import { sleep, throwIfAborted } from './abortable.js';
-import { LlmCacheEntries } from './llm-cache.entries.js';
+import { LlmCacheEntries, NOT_SENT } from './llm-cache.entries.js';
 import type { ResolvedLlmCacheOptions } from './llm-cache.interfaces.js';
 import type { Found, LlmCallPlan } from './llm-call.plan.js';
 import { LLM_CACHE_RESOLVED_OPTIONS } from './llm.constants.js';
@@ -30,8 +30,6 @@ export type Release = (
  * between two chunks). The lock is extended while the leader runs, so a long, healthy answer is never cut.
  */
 export type Lead<R> = (release: Release, followers: () => number, boundMs?: number) => Promise<R>;
-
-const NOT_SENT: SentWrite = { sent: false, written: Promise.resolve(false) };
 
 /**
  * A leader's hand-over of its entry: `release(entry, store)`, answered as soon as the write has been sent (`stored`:

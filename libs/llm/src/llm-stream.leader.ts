@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ChunkBroadcast } from './chunk-broadcast.js';
 import { LlmCacheAccounting } from './llm-cache.accounting.js';
-import { LlmCacheEntries } from './llm-cache.entries.js';
+import { LlmCacheEntries, NOT_STORED } from './llm-cache.entries.js';
 import type { LlmStreamResult, ResolvedLlmCacheOptions } from './llm-cache.interfaces.js';
 import { releaseAndSend, type Release } from './llm-call.coordinator.js';
 import type { Found, LlmCallPlan } from './llm-call.plan.js';
@@ -156,7 +156,7 @@ export class LlmStreamLeader {
       }
     }
     const { cached, ageMs, key } = this.accounting.served(plan, found, status);
-    return { stream: replay(), cached, status, ageMs, key, storedPromise: Promise.resolve(false) };
+    return { stream: replay(), cached, status, ageMs, key, storedPromise: NOT_STORED };
   }
 
   /**

@@ -101,7 +101,7 @@ export class RedisBackend implements CacheBackend {
     onlyIfAbsent: boolean,
     dispatchNow = false,
   ): Promise<boolean> {
-    const px = Math.max(1, Math.ceil(ttlMs));
+    const px = toPx(ttlMs);
     if (dispatchNow && !(this.client instanceof Cluster) && this.client.options.enableAutoPipelining) {
       // Auto-pipelining would hold the command until the tick's end (setImmediate), and longer while an earlier
       // batch waits for its replies. (A cluster client does not auto-pipeline: its SET below is written at once.)
@@ -192,7 +192,7 @@ export class RedisBackend implements CacheBackend {
     ttlMs: number,
     entryKey: string,
   ): Promise<Buffer | boolean> {
-    const px = Math.max(1, Math.ceil(ttlMs));
+    const px = toPx(ttlMs);
     const reply = await this.scripts.llmCacheLockUnlessPresentBuffer(lockKey, entryKey, token, px);
     return Buffer.isBuffer(reply) ? reply : reply === 1;
   }
@@ -204,12 +204,12 @@ export class RedisBackend implements CacheBackend {
     lockKey: string,
     token: string,
   ): Promise<void> {
-    const px = Math.max(1, Math.ceil(ttlMs));
+    const px = toPx(ttlMs);
     await this.scripts.llmCacheSetAndDeleteIfEquals(key, lockKey, value, px, token);
   }
 
   async expireIfEquals(key: string, expected: string, ttlMs: number): Promise<boolean> {
-    const px = Math.max(1, Math.ceil(ttlMs));
+    const px = toPx(ttlMs);
     return (await this.client.eval(EXPIRE_IF_EQUALS, 1, key, expected, px)) === 1;
   }
 
@@ -295,4 +295,9 @@ async function scanDeleteOnNode(
     }
   } while (cursor !== '0');
   return { deleted, complete: true };
+}
+
+/** A TTL as Redis' `PX` argument: whole milliseconds, at least 1 (PX 0 is an error). */
+function toPx(ttlMs: number): number {
+  return Math.max(1, Math.ceil(ttlMs));
 }

@@ -11,6 +11,27 @@ import { chat, createLlmFixture, type LlmFixture } from './llm-fixture.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 
+/**
+ * The commands this process sends to Redis from now on, lower-cased (MONITOR; commands a script runs arrive from
+ * "lua" and are left out, as is the monitor's own INFO). `stop()` closes both connections monitor() opened, or the
+ * first one reconnects forever once this file's Redis stops (and keeps Jest from exiting).
+ */
+async function recordRoundTrips(url: string): Promise<{ sent: string[]; stop: () => void }> {
+  const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  const monitor = await client.monitor();
+  const sent: string[] = [];
+  monitor.on('monitor', (_time: string, args: string[], source: string) => {
+    if (source !== 'lua' && args[0] !== 'info') sent.push(args[0].toLowerCase());
+  });
+  return {
+    sent,
+    stop: () => {
+      monitor.disconnect();
+      client.disconnect();
+    },
+  };
+}
+
 describe('generateTextWithCache against real Redis and a real OpenAI-compatible upstream', () => {
   let redis: RedisServer;
   let upstream: FakeOpenAiServer;
@@ -34,15 +55,7 @@ describe('generateTextWithCache against real Redis and a real OpenAI-compatible 
 
   it('asks Redis three times on a miss (lookup, lock + re-check, store + unlock) and once on a hit', async () => {
     await fx.llm.generateTextWithCache(chat('load the scripts')); // the first script call per connection may EVAL
-    // monitor() opens a second connection; both must be closed, or the first one reconnects forever once this
-    // file's Redis stops (and keeps Jest from exiting).
-    const client = new Redis(redis.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
-    const monitor = await client.monitor();
-    const sent: string[] = [];
-    // Commands a script runs arrive from "lua"; the rest are this process's round trips.
-    monitor.on('monitor', (_time: string, args: string[], source: string) => {
-      if (source !== 'lua' && args[0] !== 'info') sent.push(args[0].toLowerCase());
-    });
+    const { sent, stop } = await recordRoundTrips(redis.url);
     try {
       await sleep(100);
       await fx.llm.generateTextWithCache(chat('counted miss'));
@@ -53,8 +66,7 @@ describe('generateTextWithCache against real Redis and a real OpenAI-compatible 
       await sleep(200);
       expect(sent).toEqual(['get']);
     } finally {
-      monitor.disconnect();
-      client.disconnect();
+      stop();
     }
   });
 
@@ -66,12 +78,7 @@ describe('generateTextWithCache against real Redis and a real OpenAI-compatible 
     expect(() => fx.llm.planCall({ model: 'gpt-4o-mini', messages: [] })).toThrow(/messages/);
     const value = await fx.cache.get<Record<string, unknown>>(first.key!);
 
-    const client = new Redis(redis.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
-    const monitor = await client.monitor();
-    const sent: string[] = [];
-    monitor.on('monitor', (_time: string, args: string[], source: string) => {
-      if (source !== 'lua' && args[0] !== 'info') sent.push(args[0].toLowerCase());
-    });
+    const { sent, stop } = await recordRoundTrips(redis.url);
     try {
       await sleep(100);
       const hit = await fx.llm.generateTextWithPlan(fx.llm.planCall(req), { prefetched: { value } });
@@ -81,8 +88,7 @@ describe('generateTextWithCache against real Redis and a real OpenAI-compatible 
       await sleep(200);
       expect(sent).toEqual(['get']);
     } finally {
-      monitor.disconnect();
-      client.disconnect();
+      stop();
     }
 
     // The value is checked like a value the lookup read: served when valid (nothing of it is in Redis here),

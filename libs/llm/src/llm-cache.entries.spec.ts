@@ -3,28 +3,9 @@ import type { RedisCacheService, SentWrite } from '@llm-cache/redis-cache';
 import { LlmCacheEntries } from './llm-cache.entries.js';
 import type { LlmCallPlan } from './llm-call.plan.js';
 import type { LlmCacheEntry } from './stream.codec.js';
+import { cacheEntryFixture } from './testing/cache-entry.fixture.js';
 
-const entry: LlmCacheEntry = {
-  format: 1,
-  createdAtMs: Date.now(),
-  upstreamLatencyMs: 20,
-  model: 'm',
-  ttlMs: 60_000,
-  completion: {
-    id: 'c',
-    object: 'chat.completion',
-    created: 0,
-    model: 'm',
-    choices: [
-      {
-        index: 0,
-        message: { role: 'assistant', content: 'hi', refusal: null },
-        finish_reason: 'stop',
-        logprobs: null,
-      },
-    ],
-  },
-};
+const entry = cacheEntryFixture();
 
 const plan = (): LlmCallPlan =>
   ({ key: 'llm:v2:t:{abc}', lockKey: 'llm-lock:v2:t:{abc}', control: {}, ttlMs: 60_000 }) as LlmCallPlan;

@@ -1,28 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
 import { releaseAndSend, type Release } from './llm-call.coordinator.js';
-import type { LlmCacheEntry } from './stream.codec.js';
+import { cacheEntryFixture } from './testing/cache-entry.fixture.js';
 
-const entry: LlmCacheEntry = {
-  format: 1,
-  createdAtMs: 0,
-  upstreamLatencyMs: 20,
-  model: 'm',
-  ttlMs: 60_000,
-  completion: {
-    id: 'c',
-    object: 'chat.completion',
-    created: 0,
-    model: 'm',
-    choices: [
-      {
-        index: 0,
-        message: { role: 'assistant', content: 'hi', refusal: null },
-        finish_reason: 'stop',
-        logprobs: null,
-      },
-    ],
-  },
-};
+const entry = cacheEntryFixture({ createdAtMs: 0 });
 
 /** A Release whose write is sent at once and written when the test says so. */
 function pendingWrite() {
